@@ -1,0 +1,243 @@
+/*
+ * tao.h — the whole C ABI of libtao.so.
+ *
+ * Conventions (see shared DESIGN.md):
+ *  - Every function returns tao_status: 0 = ok, negative = error kind. On error,
+ *    tao_last_error() returns a thread-local message naming the function and the bad argument.
+ *    Nothing aborts, exits or prints on bad input.
+ *  - A context (tao_ctx) owns one device: the CPU (device -1) or CUDA device N. On CUDA it holds a
+ *    stream, a stream-ordered memory pool, lazily loaded cuBLASLt/cuSPARSELt handles and a workspace.
+ *    All work of a context is enqueued on its stream; only calls documented as synchronizing wait.
+ *  - Tensors cross as raw pointers plus explicit element counts / shapes and dtype codes. Pointers
+ *    given to an op must live on the context's device (host memory for the CPU context, device
+ *    memory for a CUDA context); ops check this and fail with TAO_ERR_DEVICE_MISMATCH.
+ *  - No pointer handed in is kept after the call returns, unless a function's doc says so.
+ *  - Every 64-bit slot of a params struct is 8 bytes wide, so the FFI side packs them as an array of
+ *    8-byte words (the *_size() functions let tests check the layout).
+ */
+#ifndef TAO_H
+#define TAO_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define TAO_API __declspec(dllexport)
+#else
+#define TAO_API __attribute__((visibility("default")))
+#endif
+
+/* ---------------------------------------------------------------- status codes */
+typedef int32_t tao_status;
+#define TAO_OK 0
+#define TAO_ERR_INVALID_ARGUMENT (-1) /* shape, dtype, null pointer, bad enum value */
+#define TAO_ERR_OUT_OF_MEMORY (-2)    /* host or device allocation failed */
+#define TAO_ERR_UNSUPPORTED (-3)      /* valid request this build/device cannot do */
+#define TAO_ERR_UNAVAILABLE (-4)      /* backend or library missing (no CUDA device, no cuBLASLt) */
+#define TAO_ERR_DEVICE_MISMATCH (-5)  /* a pointer is not on the context's device */
+#define TAO_ERR_CUDA (-6)             /* CUDA runtime error */
+#define TAO_ERR_LIBRARY (-7)          /* cuBLASLt / cuSPARSELt error */
+#define TAO_ERR_INTERNAL (-8)         /* a bug in tao */
+
+/* ---------------------------------------------------------------- dtypes */
+#define TAO_F32 0
+#define TAO_F16 1
+#define TAO_BF16 2
+#define TAO_F8E4M3FN 3 /* 1-4-3, bias 7, max 448, no inf, NaN = S.1111.111 */
+#define TAO_F8E5M2 4   /* 1-5-2, bias 15, max 57344, IEEE-style inf/NaN */
+#define TAO_I8 5
+#define TAO_U8 6
+#define TAO_I32 7
+#define TAO_DTYPE_COUNT 8
+
+#define TAO_MAX_DIMS 8
+
+/* Opaque handles. */
+typedef struct tao_ctx tao_ctx;
+typedef struct tao_event tao_event;
+typedef struct tao_graph tao_graph;
+
+/* ---------------------------------------------------------------- library */
+
+/* Message of the last failed call on this thread ("" if none). Valid until the next tao_ call. */
+TAO_API const char* tao_last_error(void);
+/* Library version, "MAJOR.MINOR.PATCH". */
+TAO_API const char* tao_version(void);
+/* Does nothing and returns TAO_OK: measures the FFI call overhead. */
+TAO_API tao_status tao_noop(void);
+/* Writes the capability report (UTF-8 JSON, NUL-terminated) into buf[0..cap). *needed receives the
+ * size including the NUL; if cap is too small nothing is written but TAO_OK is returned with *needed
+ * set, so callers ask once with cap = 0. JSON keys: version, cpu {features, threads},
+ * cuda {compiled, runtime_version, driver_version, error, devices[{index, name, sm, memory_bytes,
+ * multiprocessors, l2_bytes}]}, cublaslt {compiled, available, version, error},
+ * cusparselt {compiled, available, version, error}. */
+TAO_API tao_status tao_capabilities(char* buf, uint64_t cap, uint64_t* needed);
+/* Number of usable CUDA devices (0 when the build has no CUDA or the machine has no GPU/driver). */
+TAO_API tao_status tao_cuda_device_count(int32_t* out);
+/* Sets the number of CPU threads used by CPU kernels (0 = all cores). */
+TAO_API tao_status tao_set_cpu_threads(int32_t n);
+/* Size in bytes of each element of a dtype. */
+TAO_API tao_status tao_dtype_size(int32_t dtype, int32_t* out);
+
+/* ---------------------------------------------------------------- contexts */
+
+/* Creates a context on device -1 (CPU) or CUDA device N >= 0 (with its own non-blocking stream and
+ * the device's default stream-ordered memory pool, kept cached between frees). */
+TAO_API tao_status tao_ctx_create(int32_t device, tao_ctx** out);
+/* Waits for the context's work, then releases its stream, handles and workspace. NULL is a no-op. */
+TAO_API tao_status tao_ctx_destroy(tao_ctx* ctx);
+/* Device of the context: -1 for CPU, else the CUDA ordinal. */
+TAO_API tao_status tao_ctx_device(tao_ctx* ctx, int32_t* out);
+/* Blocks until all work enqueued on the context has finished (and reports asynchronous errors). */
+TAO_API tao_status tao_ctx_synchronize(tao_ctx* ctx);
+
+#define TAO_MATHLIB_CUBLASLT 1
+#define TAO_MATHLIB_CUSPARSELT 2
+/* Loads cuBLASLt and/or cuSPARSELt (a mask of TAO_MATHLIB_*) and creates the context's handles
+ * (and the cuBLASLt workspace) now rather than at the first matmul. A library that cannot be
+ * loaded is TAO_ERR_UNAVAILABLE naming it; the CPU context answers TAO_ERR_UNSUPPORTED. */
+TAO_API tao_status tao_ctx_init_mathlibs(tao_ctx* ctx, int32_t which);
+
+/* ---------------------------------------------------------------- memory */
+
+/* Allocates `bytes` (> 0) on the context's device, 256-byte aligned (CUDA: stream-ordered on the
+ * context's stream; CPU: aligned host memory). A request that cannot be met is
+ * TAO_ERR_OUT_OF_MEMORY with the size in the message. */
+TAO_API tao_status tao_alloc(tao_ctx* ctx, uint64_t bytes, void** out);
+/* Frees memory from tao_alloc of the same context (stream-ordered on CUDA). NULL is a no-op. */
+TAO_API tao_status tao_free(tao_ctx* ctx, void* ptr);
+#define TAO_COPY_H2D 0 /* host -> context device */
+#define TAO_COPY_D2H 1 /* context device -> host; synchronizes the stream before returning */
+#define TAO_COPY_D2D 2 /* within the context's device, stream-ordered */
+/* Copies `bytes` bytes. On the CPU context all kinds are a memcpy. H2D from pageable host memory
+ * returns once the source has been staged, so the caller may reuse it. */
+TAO_API tao_status tao_copy(tao_ctx* ctx, void* dst, const void* src, uint64_t bytes, int32_t kind);
+/* Sets `bytes` bytes at ptr (context device) to the low 8 bits of `value`. */
+TAO_API tao_status tao_memset(tao_ctx* ctx, void* ptr, int32_t value, uint64_t bytes);
+
+/* ---------------------------------------------------------------- timing */
+
+/* An event marks a point in the context's stream (CUDA event; on the CPU a steady-clock stamp). */
+TAO_API tao_status tao_event_create(tao_ctx* ctx, tao_event** out);
+TAO_API tao_status tao_event_record(tao_ctx* ctx, tao_event* ev);
+/* Milliseconds between two recorded events of one context; waits for `end` to complete. */
+TAO_API tao_status tao_event_elapsed_ms(tao_event* start, tao_event* end, float* ms);
+TAO_API tao_status tao_event_destroy(tao_event* ev);
+
+/* ---------------------------------------------------------------- CUDA graphs */
+
+/* Starts capturing the context's stream: following ops are recorded, not run. CUDA only; the CPU
+ * context answers TAO_ERR_UNSUPPORTED. Ops that must synchronize (D2H copies) fail while capturing. */
+TAO_API tao_status tao_graph_begin(tao_ctx* ctx);
+/* Ends capture and instantiates the graph. On failure the capture is discarded. */
+TAO_API tao_status tao_graph_end(tao_ctx* ctx, tao_graph** out);
+/* Replays a graph on the context's stream (asynchronous). */
+TAO_API tao_status tao_graph_launch(tao_ctx* ctx, tao_graph* graph);
+TAO_API tao_status tao_graph_destroy(tao_graph* graph);
+
+/* ---------------------------------------------------------------- tensor ops */
+
+/* dst[i] = convert(src[i]) for i < n. Float narrowing rounds to nearest even; float8 targets
+ * saturate (finite overflow and ±inf become ±max finite, NaN stays NaN), as torchao's
+ * to_fp8_saturated does. Float -> integer truncates toward zero and saturates; NaN -> 0.
+ * Integer -> float rounds to nearest even. src == dst only when the dtypes have equal size. */
+TAO_API tao_status tao_cast(tao_ctx* ctx, const void* src, int32_t src_dtype, void* dst,
+                            int32_t dst_dtype, uint64_t n);
+
+/* dst[i] = value (converted to dtype as by tao_cast from f64 through f32) for i < n. */
+TAO_API tao_status tao_fill(tao_ctx* ctx, void* dst, int32_t dtype, uint64_t n, double value);
+
+#define TAO_RANDOM_UNIFORM 0 /* a = low, b = high: low + (high - low) * u, u in [0, 1) */
+#define TAO_RANDOM_NORMAL 1  /* a = mean, b = std: mean + std * z, z ~ N(0, 1) by Box-Muller */
+/* Counter-based random fill: element i is a pure function of (seed, offset + i) (Philox-4x32-10),
+ * computed in float64 with only correctly rounded operations and then rounded to f32 and to the
+ * dtype, so the CPU and CUDA produce bit-identical tensors for the same seed. Float dtypes only. */
+TAO_API tao_status tao_fill_random(tao_ctx* ctx, void* dst, int32_t dtype, uint64_t n,
+                                   uint64_t seed, uint64_t offset, int32_t distribution, double a,
+                                   double b);
+
+/* Strided gather into a contiguous tensor: for every index (i0..i{ndim-1}) of `shape`,
+ * dst[row-major(i)] = src[sum_d i_d * src_strides[d]] (strides in elements, may be 0 or negative
+ * only if the caller keeps every address inside the source allocation). Serves transpose-copy,
+ * slicing and broadcasting. ndim in 1..TAO_MAX_DIMS. */
+TAO_API tao_status tao_strided_copy(tao_ctx* ctx, const void* src, void* dst, int32_t dtype,
+                                    int32_t ndim, const int64_t* shape, const int64_t* src_strides);
+
+/* ---------------------------------------------------------------- affine quantization */
+
+#define TAO_MAPPING_SYMMETRIC 0
+#define TAO_MAPPING_SYMMETRIC_NO_CLIPPING_ERR 1
+#define TAO_MAPPING_ASYMMETRIC 2
+
+#define TAO_ZERO_POINT_INT 0   /* q = clamp(round(x / s) + zp);     x = (q - zp) * s */
+#define TAO_ZERO_POINT_FLOAT 1 /* q = clamp(round((x - (zp - s*mid)) / s)); x = (q - mid) * s + zp,
+                                  mid = (qmax + qmin + 1) / 2 — tinygemm's convention */
+#define TAO_ZERO_POINT_NONE 2  /* q = clamp(round(x / s));            x = q * s */
+
+/* Arguments of the affine quantization primitives (torchao's quant_primitives). Every field is
+ * 8 bytes. The input has `ndim` dims of `shape`; `block_size[d]` (>= 1, dividing shape[d]) says how
+ * many elements along d share one (scale, zero_point); scale and zero_point are contiguous tensors
+ * of shape shape[d] / block_size[d]. Per-tensor: block = shape; per-row of a 2-D [N, K]: (1, K);
+ * per-group g: (1, g).
+ *
+ * target_dtype is the value type the quantized data represents: TAO_I8/TAO_U8/TAO_I32 integers in
+ * [quant_min, quant_max] (int4/uint4 and other sub-byte ranges are expressed through
+ * quant_min/quant_max and stored in i8/u8/i32), or TAO_F8E4M3FN/TAO_F8E5M2 (then the mapping must
+ * be symmetric, zero points are NONE, quant_min/quant_max = -/+ the format's max finite value, and
+ * q = saturate_cast(x / s)). All arithmetic is float32, each step rounded as written; the results
+ * are then rounded once to scale_dtype / zero_point_dtype. */
+typedef struct tao_affine_args {
+  int64_t ndim;
+  int64_t shape[TAO_MAX_DIMS];
+  int64_t block_size[TAO_MAX_DIMS];
+  int64_t mapping_type;      /* TAO_MAPPING_* (choose_qparams only) */
+  int64_t zero_point_domain; /* TAO_ZERO_POINT_* */
+  int64_t preserve_zero;     /* 1: widen [min, max] to include 0 (choose_qparams only) */
+  int64_t target_dtype;      /* TAO_I8/U8/I32/F8E4M3FN/F8E5M2 */
+  int64_t quant_min;
+  int64_t quant_max;
+  double eps;                 /* lower bound of every scale (choose_qparams only) */
+  const void* input;          /* choose/quantize/fake: float input; dequantize: quantized data */
+  int64_t input_dtype;
+  void* output;               /* quantize: quantized data; dequantize/fake: float output */
+  int64_t output_dtype;
+  void* scale;                /* f32, f16 or bf16 */
+  int64_t scale_dtype;
+  void* zero_point;           /* INT domain: i8/u8/i32; FLOAT domain: f32/f16/bf16; NONE: NULL */
+  int64_t zero_point_dtype;
+} tao_affine_args;
+
+/* sizeof(tao_affine_args), for FFI layout checks. */
+TAO_API tao_status tao_affine_args_size(int64_t* out);
+
+/* Computes scale (and zero_point) per block from the input's min/max, torchao semantics:
+ *   mn = min(block), mx = max(block); preserve_zero: mn = min(mn, 0), mx = max(mx, 0)
+ *   SYMMETRIC:              s = max(-mn, mx) / ((qmax - qmin) / 2)
+ *   SYMMETRIC_NO_CLIPPING:  s = max(mn / qmin, mx / qmax)
+ *   ASYMMETRIC:             s = (mx - mn) / (qmax - qmin)
+ *   s = max(s, eps)
+ *   zero point: symmetric INT -> floor((qmax + qmin + 1) / 2); asymmetric INT ->
+ *   clamp(qmin - round(mn / s), qmin, qmax); FLOAT -> mn + s * mid; NONE -> none.
+ * Symmetric mappings need preserve_zero = 1 and an INT or NONE domain; FLOAT needs asymmetric.
+ * A NaN in a block makes that block's scale NaN (as torch.amin/amax propagate NaN). */
+TAO_API tao_status tao_choose_qparams_affine(tao_ctx* ctx, const tao_affine_args* args);
+/* output (target values stored as output_dtype) = quantize(input) with the block's scale/zero point:
+ *   INT:   clamp(round(x * (1 / s)) + zp, qmin, qmax)     (round = half to even)
+ *   FLOAT: clamp(round((x - (zp - s * mid)) / s), qmin, qmax)
+ *   NONE:  clamp(round(x * (1 / s)), qmin, qmax)
+ *   float8 target: saturate_cast(x / s). NaN inputs quantize to clamp(0, qmin, qmax) (integers) or NaN (float8). */
+TAO_API tao_status tao_quantize_affine(tao_ctx* ctx, const tao_affine_args* args);
+/* output (float dtype) = dequantize(input), input holding quantized values in input_dtype:
+ *   INT: (q - zp) * s; FLOAT: (q - mid) * s + zp (one fused multiply-add); NONE / float8: q * s. */
+TAO_API tao_status tao_dequantize_affine(tao_ctx* ctx, const tao_affine_args* args);
+/* output = dequantize(quantize(input)) in one pass, without materializing the quantized tensor. */
+TAO_API tao_status tao_fake_quantize_affine(tao_ctx* ctx, const tao_affine_args* args);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TAO_H */

@@ -1,0 +1,109 @@
+// Affine quantization math shared by the CPU and CUDA backends (torchao quant_primitives
+// semantics, float32 arithmetic, each step rounded as written; see include/tao.h for the formulas).
+#pragma once
+#include "convert.h"
+#include "hd.h"
+#include "tao.h"
+
+namespace tao {
+
+// The scheme of one call, reduced to what the per-element formulas need.
+struct AffineScheme {
+  int domain;       // TAO_ZERO_POINT_*
+  int mapping;      // TAO_MAPPING_* (choose only)
+  int target;       // target dtype code
+  bool preserve_zero;
+  float qmin, qmax; // quantized range (float8: -/+ max finite)
+  float mid;        // (qmax + qmin + 1) / 2, the FLOAT-domain midpoint (not truncated)
+  float sym_div;    // (qmax - qmin) / 2, computed in float64 then rounded (torchao's divisor)
+  float asym_div;   // qmax - qmin
+  int32_t sym_zero; // trunc((qmax + qmin + 1) / 2), the symmetric INT zero point
+  float eps;
+  bool f8;          // target is a float8 format
+};
+
+// Block geometry after merging dimensions: element e of the input maps to qparam index
+// qindex(e). When nd == 1 the map is e / block[0] (the common per-tensor/row/group case).
+struct AffineGeometry {
+  int nd;
+  uint64_t size[TAO_MAX_DIMS];   // collapsed sizes, outermost first
+  uint64_t block[TAO_MAX_DIMS];  // collapsed block sizes (divide size)
+  uint64_t qstride[TAO_MAX_DIMS];// stride of each collapsed dim in the qparam tensor
+  uint64_t numel;                // input elements
+  uint64_t nqp;                  // qparam elements
+  uint64_t group;                // elements per block (numel / nqp)
+};
+
+TAO_HD uint64_t affine_qindex(const AffineGeometry& g, uint64_t e) {
+  if (g.nd == 1) return e / g.block[0];
+  uint64_t q = 0;
+  for (int d = g.nd - 1; d >= 0; --d) {
+    const uint64_t c = e % g.size[d];
+    e /= g.size[d];
+    q += (c / g.block[d]) * g.qstride[d];
+  }
+  return q;
+}
+
+TAO_HD float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+// Quantized value of x as a float (an integer in [qmin, qmax] for integer targets; the f32 value
+// of the float8 code for float8 targets, which the caller stores with the f8 encoder).
+// NaN -> clamp(0, qmin, qmax) for integer targets.
+TAO_HD float affine_quantize_value(float x, float s, float zp, const AffineScheme& sc) {
+  if (sc.f8) return div_rn(x, s);
+  float q;
+  if (sc.domain == TAO_ZERO_POINT_FLOAT) {
+    const float min_val = sub_rn(zp, mul_rn(s, sc.mid));
+    q = rint_f(div_rn(sub_rn(x, min_val), s));
+  } else {
+    q = rint_f(mul_rn(x, div_rn(1.0f, s)));
+    if (sc.domain == TAO_ZERO_POINT_INT) q = add_rn(q, zp);
+  }
+  if (q != q) q = 0.0f;
+  return clampf(q, sc.qmin, sc.qmax);
+}
+
+// Float value of quantized q (q already decoded to f32).
+TAO_HD float affine_dequantize_value(float q, float s, float zp, const AffineScheme& sc) {
+  if (sc.domain == TAO_ZERO_POINT_FLOAT) return fma_f(sub_rn(q, sc.mid), s, zp);
+  if (sc.domain == TAO_ZERO_POINT_INT) return mul_rn(sub_rn(q, zp), s);
+  return mul_rn(q, s);
+}
+
+// Round-trips a quantized float value through the target's storage encoding (float8 codes keep
+// only their representable values; integers are already exact).
+template <int Target>
+TAO_HD float affine_target_round(float q) {
+  return Dt<Target>::to_f32(Dt<Target>::from_f32(q));
+}
+
+// scale and zero point of one block from its min and max.
+TAO_HD void affine_qparams(float mn, float mx, const AffineScheme& sc, float* scale, float* zp) {
+  if (sc.preserve_zero) {
+    mn = nan_min(mn, 0.0f);
+    mx = nan_max(mx, 0.0f);
+  }
+  float s;
+  if (sc.mapping == TAO_MAPPING_SYMMETRIC) {
+    s = div_rn(nan_max(-mn, mx), sc.sym_div);
+  } else if (sc.mapping == TAO_MAPPING_SYMMETRIC_NO_CLIPPING_ERR) {
+    const float smin = div_rn(mn, sc.qmin), smax = div_rn(mx, sc.qmax);
+    s = (smin > smax || smin != smin) ? smin : smax;
+  } else {
+    s = div_rn(sub_rn(mx, mn), sc.asym_div);
+  }
+  if (s < sc.eps) s = sc.eps;  // NaN stays NaN
+  *scale = s;
+  if (sc.domain == TAO_ZERO_POINT_NONE) {
+    *zp = 0.0f;
+  } else if (sc.mapping != TAO_MAPPING_ASYMMETRIC) {
+    *zp = (float)sc.sym_zero;
+  } else if (sc.domain == TAO_ZERO_POINT_INT) {
+    *zp = clampf(sub_rn(sc.qmin, rint_f(div_rn(mn, s))), sc.qmin, sc.qmax);
+  } else {
+    *zp = add_rn(mn, mul_rn(s, sc.mid));
+  }
+}
+
+}  // namespace tao

@@ -1,0 +1,67 @@
+// The operations every backend implements. Entry points in kernels/common/api_*.cpp validate
+// arguments once, then call tao::cpu::* or tao::cuda::* with already-checked values.
+#pragma once
+#include <stdint.h>
+
+#include "affine.h"
+#include "context.h"
+#include "tao.h"
+
+namespace tao {
+
+// One affine-primitive call after validation: geometry, scheme and typed pointers.
+struct AffineCall {
+  AffineGeometry geo;
+  AffineScheme scheme;
+  const void* input;
+  int input_dtype;
+  void* output;
+  int output_dtype;
+  void* scale;
+  int scale_dtype;
+  void* zero_point;  // NULL for the NONE domain
+  int zero_point_dtype;
+};
+
+enum class AffineOp { Choose, Quantize, Dequantize, Fake };
+
+// Shape of a strided gather (tao_strided_copy) after validation.
+struct StridedCopy {
+  int ndim;
+  int64_t shape[TAO_MAX_DIMS];
+  int64_t strides[TAO_MAX_DIMS];
+  uint64_t numel;
+  int elem_size;
+};
+
+namespace cpu {
+tao_status cast(const void* src, int src_dtype, void* dst, int dst_dtype, uint64_t n);
+tao_status fill(void* dst, int dtype, uint64_t n, float value);
+tao_status fill_random(void* dst, int dtype, uint64_t n, uint64_t seed, uint64_t offset,
+                       int distribution, double a, double b);
+tao_status strided_copy(const void* src, void* dst, const StridedCopy& sc);
+tao_status affine(AffineOp op, const AffineCall& call);
+int max_threads();
+void set_threads(int n);
+}  // namespace cpu
+
+#ifdef TAO_WITH_CUDA
+namespace cuda {
+tao_status cast(tao_ctx* ctx, const void* src, int src_dtype, void* dst, int dst_dtype, uint64_t n);
+tao_status fill(tao_ctx* ctx, void* dst, int dtype, uint64_t n, float value);
+tao_status fill_random(tao_ctx* ctx, void* dst, int dtype, uint64_t n, uint64_t seed,
+                       uint64_t offset, int distribution, double a, double b);
+tao_status strided_copy(tao_ctx* ctx, const void* src, void* dst, const StridedCopy& sc);
+tao_status affine(tao_ctx* ctx, AffineOp op, const AffineCall& call);
+}  // namespace cuda
+#endif
+
+}  // namespace tao
+
+// `return cpu_call` on the CPU context, else `return cuda_call` (dropped in builds without CUDA,
+// where no CUDA context can exist).
+#ifdef TAO_WITH_CUDA
+#define TAO_DISPATCH(ctx, cpu_call, cuda_call) return (ctx)->device < 0 ? (cpu_call) : (cuda_call)
+#else
+#define TAO_DISPATCH(ctx, cpu_call, cuda_call) return (cpu_call)
+#endif

@@ -1,0 +1,177 @@
+// CPU affine quantization primitives (choose_qparams / quantize / dequantize / fake_quantize).
+// The per-element formulas are kernels/common/affine.h, shared with CUDA. Elements are walked in
+// runs that share one (scale, zero point): with a collapsed 1-D geometry a run is the rest of a
+// block, so parameters are loaded once per run and the inner loop vectorizes.
+#include <vector>
+
+#include "../common/affine.h"
+#include "../common/backend.h"
+#include "../common/convert.h"
+#include "../common/dtype_switch.h"
+#include "parallel.h"
+
+namespace tao {
+namespace cpu {
+
+namespace {
+
+struct Params {
+  float s, zp;
+};
+
+TAO_INLINE Params load_params(const AffineCall& c, uint64_t q) {
+  return {load_as_f32(c.scale, c.scale_dtype, q),
+          c.zero_point ? load_as_f32(c.zero_point, c.zero_point_dtype, q) : 0.0f};
+}
+
+// End of the run of elements starting at i that share i's qparam index.
+TAO_INLINE uint64_t run_end(const AffineGeometry& g, uint64_t q, uint64_t i, uint64_t e) {
+  if (g.nd != 1) return i + 1;
+  const uint64_t end = (q + 1) * g.group;
+  return end < e ? end : e;
+}
+
+// Value a fake-quantized element takes after storage in the target type.
+TAO_INLINE float target_round(float q, int target) {
+  if (target == TAO_F8E4M3FN) return affine_target_round<TAO_F8E4M3FN>(q);
+  if (target == TAO_F8E5M2) return affine_target_round<TAO_F8E5M2>(q);
+  return q;
+}
+
+template <int IN, int OUT>
+TAO_INLINE void quantize_range(const AffineCall& c, uint64_t b, uint64_t e) {
+  const auto* in = (const typename Dt<IN>::T*)c.input;
+  auto* out = (typename Dt<OUT>::T*)c.output;
+  const AffineScheme sc = c.scheme;
+  for (uint64_t i = b; i < e;) {
+    const uint64_t q = affine_qindex(c.geo, i), end = run_end(c.geo, q, i, e);
+    const Params p = load_params(c, q);
+    for (; i < end; ++i)
+      out[i] = Dt<OUT>::from_f32(affine_quantize_value(Dt<IN>::to_f32(in[i]), p.s, p.zp, sc));
+  }
+}
+
+template <int IN, int OUT>
+TAO_INLINE void dequantize_range(const AffineCall& c, uint64_t b, uint64_t e) {
+  const auto* in = (const typename Dt<IN>::T*)c.input;
+  auto* out = (typename Dt<OUT>::T*)c.output;
+  const AffineScheme sc = c.scheme;
+  for (uint64_t i = b; i < e;) {
+    const uint64_t q = affine_qindex(c.geo, i), end = run_end(c.geo, q, i, e);
+    const Params p = load_params(c, q);
+    for (; i < end; ++i)
+      out[i] = Dt<OUT>::from_f32(affine_dequantize_value(Dt<IN>::to_f32(in[i]), p.s, p.zp, sc));
+  }
+}
+
+template <int IN, int OUT>
+TAO_INLINE void fake_range(const AffineCall& c, uint64_t b, uint64_t e) {
+  const auto* in = (const typename Dt<IN>::T*)c.input;
+  auto* out = (typename Dt<OUT>::T*)c.output;
+  const AffineScheme sc = c.scheme;
+  for (uint64_t i = b; i < e;) {
+    const uint64_t q = affine_qindex(c.geo, i), end = run_end(c.geo, q, i, e);
+    const Params p = load_params(c, q);
+    for (; i < end; ++i) {
+      const float v = target_round(affine_quantize_value(Dt<IN>::to_f32(in[i]), p.s, p.zp, sc),
+                                   sc.target);
+      out[i] = Dt<OUT>::from_f32(affine_dequantize_value(v, p.s, p.zp, sc));
+    }
+  }
+}
+
+TAO_CPU_CLONES void elementwise_chunk(AffineOp op, const AffineCall& c, uint64_t b, uint64_t e) {
+  if (op == AffineOp::Quantize) {
+    TAO_SWITCH_WIDE_FLOAT(c.input_dtype, I,
+                          TAO_SWITCH_QUANTIZED(c.output_dtype, O, quantize_range<I, O>(c, b, e)));
+  } else if (op == AffineOp::Dequantize) {
+    TAO_SWITCH_QUANTIZED(c.input_dtype, I,
+                         TAO_SWITCH_WIDE_FLOAT(c.output_dtype, O, dequantize_range<I, O>(c, b, e)));
+  } else {
+    TAO_SWITCH_WIDE_FLOAT(c.input_dtype, I,
+                          TAO_SWITCH_WIDE_FLOAT(c.output_dtype, O, fake_range<I, O>(c, b, e)));
+  }
+}
+
+// min and max of input[b, e) (NaN-propagating).
+template <int IN>
+TAO_INLINE void minmax_range(const void* input, uint64_t b, uint64_t e, float* mn, float* mx) {
+  const auto* in = (const typename Dt<IN>::T*)input;
+  float lo = *mn, hi = *mx;
+  for (uint64_t i = b; i < e; ++i) {
+    const float v = Dt<IN>::to_f32(in[i]);
+    lo = nan_min(lo, v);
+    hi = nan_max(hi, v);
+  }
+  *mn = lo;
+  *mx = hi;
+}
+
+TAO_CPU_CLONES void minmax_chunk(const void* input, int dtype, uint64_t b, uint64_t e, float* mn,
+                                 float* mx) {
+  TAO_SWITCH_WIDE_FLOAT(dtype, I, minmax_range<I>(input, b, e, mn, mx));
+}
+
+void store_qparams(const AffineCall& c, uint64_t q, float mn, float mx) {
+  float s, zp;
+  affine_qparams(mn, mx, c.scheme, &s, &zp);
+  store_from_f32(c.scale, c.scale_dtype, q, s);
+  if (c.zero_point) store_from_f32(c.zero_point, c.zero_point_dtype, q, zp);
+}
+
+tao_status choose(const AffineCall& c) {
+  const AffineGeometry& g = c.geo;
+  const float inf = __builtin_inff();
+  if (g.nd == 1 && g.nqp >= (uint64_t)max_threads()) {
+    // Many blocks: one block per task.
+    parallel_for(g.nqp, std::max<uint64_t>(1, (1 << 16) / g.group), [&](uint64_t qb, uint64_t qe) {
+      for (uint64_t q = qb; q < qe; ++q) {
+        float mn = inf, mx = -inf;
+        minmax_chunk(c.input, c.input_dtype, q * g.group, (q + 1) * g.group, &mn, &mx);
+        store_qparams(c, q, mn, mx);
+      }
+    });
+    return TAO_OK;
+  }
+  if (g.nd == 1) {
+    // Few large blocks: split each block over the threads, then combine.
+    const int t = max_threads();
+    for (uint64_t q = 0; q < g.nqp; ++q) {
+      std::vector<float> mn(t, inf), mx(t, -inf);
+      const uint64_t base = q * g.group, per = (g.group + t - 1) / t;
+#pragma omp parallel for num_threads(t)
+      for (int k = 0; k < t; ++k) {
+        const uint64_t b = base + std::min(g.group, per * k), e = base + std::min(g.group, per * (k + 1));
+        minmax_chunk(c.input, c.input_dtype, b, e, &mn[k], &mx[k]);
+      }
+      float lo = inf, hi = -inf;
+      for (int k = 0; k < t; ++k) {
+        lo = nan_min(lo, mn[k]);
+        hi = nan_max(hi, mx[k]);
+      }
+      store_qparams(c, q, lo, hi);
+    }
+    return TAO_OK;
+  }
+  // General geometry: one pass, element by element.
+  std::vector<float> mn(g.nqp, inf), mx(g.nqp, -inf);
+  for (uint64_t i = 0; i < g.numel; ++i) {
+    const uint64_t q = affine_qindex(g, i);
+    minmax_chunk(c.input, c.input_dtype, i, i + 1, &mn[q], &mx[q]);
+  }
+  for (uint64_t q = 0; q < g.nqp; ++q) store_qparams(c, q, mn[q], mx[q]);
+  return TAO_OK;
+}
+
+}  // namespace
+
+tao_status affine(AffineOp op, const AffineCall& call) {
+  if (op == AffineOp::Choose) return choose(call);
+  parallel_for(call.geo.numel, 1 << 15, [&](uint64_t b, uint64_t e) {
+    elementwise_chunk(op, call, b, e);
+  });
+  return TAO_OK;
+}
+
+}  // namespace cpu
+}  // namespace tao

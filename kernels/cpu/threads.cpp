@@ -1,0 +1,23 @@
+// CPU thread count used by every CPU kernel (tao_set_cpu_threads; 0 = all cores).
+#include <omp.h>
+
+#include <atomic>
+
+#include "parallel.h"
+
+namespace tao {
+namespace cpu {
+
+namespace {
+std::atomic<int> g_threads{0};
+}
+
+int max_threads() {
+  int n = g_threads.load();
+  return n > 0 ? n : omp_get_num_procs();
+}
+
+void set_threads(int n) { g_threads.store(n); }
+
+}  // namespace cpu
+}  // namespace tao

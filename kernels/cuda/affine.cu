@@ -1,0 +1,262 @@
+// CUDA affine quantization primitives. Formulas: kernels/common/affine.h (shared with the CPU, so
+// results are bit-identical). Memory-bound, so the kernels are shaped for bandwidth:
+//  - quantize / dequantize / fake: one thread handles 8 consecutive elements with vector loads
+//    and stores; when the geometry is 1-D and the block size is a multiple of 8 the 8 elements
+//    share one (scale, zero point), loaded once. Otherwise one element per thread.
+//  - choose_qparams: blocks of up to kWarpGroupMax elements get one warp each (lanes stride the
+//    block with 16-byte loads, shuffle-reduce, lane 0 writes scale and zero point). Larger blocks
+//    are split over CTAs that reduce in shared memory and merge with one atomicMax pair per CTA
+//    into an order-preserving integer encoding of (max, -min); a second kernel turns those into
+//    qparams. Non-1-D geometries use per-element atomics (correct, not fast; rare).
+#include "../common/affine.h"
+#include "../common/backend.h"
+#include "../common/convert.h"
+#include "../common/dtype_switch.h"
+#include "launch.cuh"
+
+namespace tao {
+namespace cuda {
+
+namespace {
+
+constexpr int V = 8;                     // elements per thread in vector paths
+constexpr uint64_t kWarpGroupMax = 8192; // largest block reduced by a single warp
+constexpr uint64_t kChunk = 256 * V * 8; // elements per CTA in the split reduction
+
+struct Qp {
+  float s, zp;
+};
+
+__device__ __forceinline__ Qp load_qp(const AffineCall& c, uint64_t q) {
+  return {load_as_f32(c.scale, c.scale_dtype, q),
+          c.zero_point ? load_as_f32(c.zero_point, c.zero_point_dtype, q) : 0.0f};
+}
+
+// Value a fake-quantized element takes after storage in the target type (float8 keeps only its
+// representable values; integers are exact already).
+__device__ __forceinline__ float fake_round(float q, int target) {
+  if (target == TAO_F8E4M3FN) return affine_target_round<TAO_F8E4M3FN>(q);
+  if (target == TAO_F8E5M2) return affine_target_round<TAO_F8E5M2>(q);
+  return q;
+}
+
+// One element of each elementwise op.
+template <AffineOp OP, int IN, int OUT>
+__device__ __forceinline__ typename Dt<OUT>::T apply(typename Dt<IN>::T x, const Qp& p, const AffineScheme& sc) {
+  const float v = Dt<IN>::to_f32(x);
+  if constexpr (OP == AffineOp::Quantize) {
+    return Dt<OUT>::from_f32(affine_quantize_value(v, p.s, p.zp, sc));
+  } else if constexpr (OP == AffineOp::Dequantize) {
+    return Dt<OUT>::from_f32(affine_dequantize_value(v, p.s, p.zp, sc));
+  } else {
+    const float q = fake_round(affine_quantize_value(v, p.s, p.zp, sc), sc.target);
+    return Dt<OUT>::from_f32(affine_dequantize_value(q, p.s, p.zp, sc));
+  }
+}
+
+// Vector path: requires nd == 1, group % V == 0 and aligned buffers.
+template <AffineOp OP, int IN, int OUT>
+__global__ void __launch_bounds__(256) elementwise_vec_kernel(AffineCall c) {
+  using TI = typename Dt<IN>::T;
+  using TO = typename Dt<OUT>::T;
+  const TI* __restrict__ in = (const TI*)c.input;
+  TO* __restrict__ out = (TO*)c.output;
+  const uint64_t nvec = c.geo.numel / V, vec_per_group = c.geo.group / V;
+  for (uint64_t v = global_thread(); v < nvec; v += grid_threads()) {
+    const Qp p = load_qp(c, v / vec_per_group);
+    const Vec<TI, V> a = *(const Vec<TI, V>*)(in + v * V);
+    Vec<TO, V> b;
+#pragma unroll
+    for (int k = 0; k < V; ++k) b.v[k] = apply<OP, IN, OUT>(a.v[k], p, c.scheme);
+    *(Vec<TO, V>*)(out + v * V) = b;
+  }
+}
+
+template <AffineOp OP, int IN, int OUT>
+__global__ void __launch_bounds__(256) elementwise_scalar_kernel(AffineCall c) {
+  using TI = typename Dt<IN>::T;
+  using TO = typename Dt<OUT>::T;
+  const TI* __restrict__ in = (const TI*)c.input;
+  TO* __restrict__ out = (TO*)c.output;
+  for (uint64_t i = global_thread(); i < c.geo.numel; i += grid_threads())
+    out[i] = apply<OP, IN, OUT>(in[i], load_qp(c, affine_qindex(c.geo, i)), c.scheme);
+}
+
+template <AffineOp OP, int IN, int OUT>
+void launch_elementwise(tao_ctx* ctx, const AffineCall& c) {
+  using TI = typename Dt<IN>::T;
+  using TO = typename Dt<OUT>::T;
+  const bool vec = c.geo.nd == 1 && c.geo.group % V == 0 && aligned_to(c.input, alignof(Vec<TI, V>)) &&
+                   aligned_to(c.output, alignof(Vec<TO, V>));
+  if (vec) {
+    elementwise_vec_kernel<OP, IN, OUT><<<grid_for(ctx, c.geo.numel / V, 256), 256, 0, stream_of(ctx)>>>(c);
+  } else {
+    elementwise_scalar_kernel<OP, IN, OUT><<<grid_for(ctx, c.geo.numel, 256), 256, 0, stream_of(ctx)>>>(c);
+  }
+}
+
+// ---------------------------------------------------------------- choose_qparams
+
+__device__ __forceinline__ void minmax_step(float v, float& mn, float& mx) {
+  mn = nan_min(mn, v);
+  mx = nan_max(mx, v);
+}
+
+__device__ __forceinline__ void warp_minmax(float& mn, float& mx) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    mn = nan_min(mn, __shfl_xor_sync(0xffffffffu, mn, o));
+    mx = nan_max(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+  }
+}
+
+// min/max of in[b, e), by this thread, striding by `stride` threads (VEC: 8-element vectors).
+template <int IN, bool VEC>
+__device__ __forceinline__ void thread_minmax(const typename Dt<IN>::T* __restrict__ in, uint64_t b, uint64_t e,
+                                              uint64_t first, uint64_t stride, float& mn, float& mx) {
+  using TI = typename Dt<IN>::T;
+  if (VEC) {
+    for (uint64_t j = b + first * V; j < e; j += stride * V) {
+      const Vec<TI, V> a = *(const Vec<TI, V>*)(in + j);
+#pragma unroll
+      for (int k = 0; k < V; ++k) minmax_step(Dt<IN>::to_f32(a.v[k]), mn, mx);
+    }
+  } else {
+    for (uint64_t j = b + first; j < e; j += stride) minmax_step(Dt<IN>::to_f32(in[j]), mn, mx);
+  }
+}
+
+__device__ __forceinline__ void store_qparams(const AffineCall& c, uint64_t q, float mn, float mx) {
+  float s, zp;
+  affine_qparams(mn, mx, c.scheme, &s, &zp);
+  store_from_f32(c.scale, c.scale_dtype, q, s);
+  if (c.zero_point) store_from_f32(c.zero_point, c.zero_point_dtype, q, zp);
+}
+
+// One warp per block of a 1-D geometry.
+template <int IN, bool VEC>
+__global__ void __launch_bounds__(256) choose_warp_kernel(AffineCall c) {
+  const auto* in = (const typename Dt<IN>::T*)c.input;
+  const uint64_t warps = grid_threads() / 32;
+  const int lane = threadIdx.x & 31;
+  for (uint64_t q = global_thread() / 32; q < c.geo.nqp; q += warps) {
+    float mn = __int_as_float(0x7f800000), mx = -mn;
+    thread_minmax<IN, VEC>(in, q * c.geo.group, (q + 1) * c.geo.group, lane, 32, mn, mx);
+    warp_minmax(mn, mx);
+    if (lane == 0) store_qparams(c, q, mn, mx);
+  }
+}
+
+// Order-preserving map of floats to unsigned ints (NaN, made canonical, maps above +inf), so
+// atomicMax over encodings is a NaN-propagating max.
+__device__ __forceinline__ unsigned enc_ordered(float f) {
+  unsigned u = f != f ? 0x7fc00000u : __float_as_uint(f);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+__device__ __forceinline__ float dec_ordered(unsigned e) {
+  return __uint_as_float((e & 0x80000000u) ? (e & 0x7fffffffu) : ~e);
+}
+
+// CTA (q, k) reduces chunk k of block q and merges into acc[2q] (max) and acc[2q+1] (-min).
+template <int IN, bool VEC>
+__global__ void __launch_bounds__(256) choose_split_kernel(AffineCall c, uint64_t chunks_per_block, unsigned* acc) {
+  const auto* in = (const typename Dt<IN>::T*)c.input;
+  const uint64_t q = blockIdx.x / chunks_per_block, k = blockIdx.x % chunks_per_block;
+  const uint64_t base = q * c.geo.group;
+  const uint64_t b = base + k * kChunk, e = min(base + c.geo.group, b + kChunk);
+  float mn = __int_as_float(0x7f800000), mx = -mn;
+  thread_minmax<IN, VEC>(in, b, e, threadIdx.x, blockDim.x, mn, mx);
+  warp_minmax(mn, mx);
+  __shared__ float smn[8], smx[8];
+  const int w = threadIdx.x / 32;
+  if ((threadIdx.x & 31) == 0) {
+    smn[w] = mn;
+    smx[w] = mx;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int i = 1; i < (int)(blockDim.x / 32); ++i) {
+      mn = nan_min(mn, smn[i]);
+      mx = nan_max(mx, smx[i]);
+    }
+    atomicMax(&acc[2 * q], enc_ordered(mx));
+    atomicMax(&acc[2 * q + 1], enc_ordered(-mn));
+  }
+}
+
+// Any geometry: every element merges into its block's accumulator.
+template <int IN>
+__global__ void __launch_bounds__(256) choose_atomic_kernel(AffineCall c, unsigned* acc) {
+  const auto* in = (const typename Dt<IN>::T*)c.input;
+  for (uint64_t i = global_thread(); i < c.geo.numel; i += grid_threads()) {
+    const float v = Dt<IN>::to_f32(in[i]);
+    const uint64_t q = affine_qindex(c.geo, i);
+    atomicMax(&acc[2 * q], enc_ordered(v));
+    atomicMax(&acc[2 * q + 1], enc_ordered(-v));
+  }
+}
+
+__global__ void choose_finalize_kernel(AffineCall c, const unsigned* acc) {
+  for (uint64_t q = global_thread(); q < c.geo.nqp; q += grid_threads())
+    store_qparams(c, q, -dec_ordered(acc[2 * q + 1]), dec_ordered(acc[2 * q]));
+}
+
+template <int IN>
+tao_status launch_choose(tao_ctx* ctx, const AffineCall& c) {
+  const char* op = "tao_choose_qparams_affine";
+  using TI = typename Dt<IN>::T;
+  cudaStream_t st = stream_of(ctx);
+  const bool vec = c.geo.nd == 1 && c.geo.group % V == 0 && aligned_to(c.input, alignof(Vec<TI, V>));
+  if (c.geo.nd == 1 && c.geo.group <= kWarpGroupMax) {
+    const unsigned grid = grid_for(ctx, c.geo.nqp * 32, 256);
+    if (vec) choose_warp_kernel<IN, true><<<grid, 256, 0, st>>>(c);
+    else choose_warp_kernel<IN, false><<<grid, 256, 0, st>>>(c);
+    return check_launch(op);
+  }
+  unsigned* acc = nullptr;
+  const uint64_t bytes = c.geo.nqp * 2 * sizeof(unsigned);
+  TAO_TRY(alloc(ctx, bytes, (void**)&acc));
+  tao_status s = memset(ctx, acc, 0, bytes);
+  if (s == TAO_OK) {
+    if (c.geo.nd == 1) {
+      const uint64_t cpb = (c.geo.group + kChunk - 1) / kChunk;
+      if (vec) choose_split_kernel<IN, true><<<(unsigned)(cpb * c.geo.nqp), 256, 0, st>>>(c, cpb, acc);
+      else choose_split_kernel<IN, false><<<(unsigned)(cpb * c.geo.nqp), 256, 0, st>>>(c, cpb, acc);
+    } else {
+      choose_atomic_kernel<IN><<<grid_for(ctx, c.geo.numel, 256), 256, 0, st>>>(c, acc);
+    }
+    s = check_launch(op);
+  }
+  if (s == TAO_OK) {
+    choose_finalize_kernel<<<grid_for(ctx, c.geo.nqp, 256), 256, 0, st>>>(c, acc);
+    s = check_launch(op);
+  }
+  tao_status fs = release(ctx, acc);
+  return s != TAO_OK ? s : fs;
+}
+
+}  // namespace
+
+tao_status affine(tao_ctx* ctx, AffineOp op, const AffineCall& c) {
+  const char* name = op == AffineOp::Choose ? "tao_choose_qparams_affine"
+                     : op == AffineOp::Quantize ? "tao_quantize_affine"
+                     : op == AffineOp::Dequantize ? "tao_dequantize_affine"
+                                                  : "tao_fake_quantize_affine";
+  TAO_TRY(use_device(ctx, name));
+  tao_status s = TAO_OK;
+  if (op == AffineOp::Choose) {
+    TAO_SWITCH_WIDE_FLOAT(c.input_dtype, I, s = launch_choose<I>(ctx, c));
+    return s;
+  }
+  if (op == AffineOp::Quantize) {
+    TAO_SWITCH_WIDE_FLOAT(c.input_dtype, I, TAO_SWITCH_QUANTIZED(c.output_dtype, O, launch_elementwise<AffineOp::Quantize, I, O>(ctx, c)));
+  } else if (op == AffineOp::Dequantize) {
+    TAO_SWITCH_QUANTIZED(c.input_dtype, I, TAO_SWITCH_WIDE_FLOAT(c.output_dtype, O, launch_elementwise<AffineOp::Dequantize, I, O>(ctx, c)));
+  } else {
+    TAO_SWITCH_WIDE_FLOAT(c.input_dtype, I, TAO_SWITCH_WIDE_FLOAT(c.output_dtype, O, launch_elementwise<AffineOp::Fake, I, O>(ctx, c)));
+  }
+  return check_launch(name);
+}
+
+}  // namespace cuda
+}  // namespace tao
