@@ -143,7 +143,7 @@ TAO_API tao_status tao_graph_destroy(tao_graph* graph);
 /* dst[i] = convert(src[i]) for i < n. Float narrowing rounds to nearest even; float8 targets
  * saturate (finite overflow and ±inf become ±max finite, NaN stays NaN), as torchao's
  * to_fp8_saturated does. Float -> integer truncates toward zero and saturates; NaN -> 0.
- * Integer -> float rounds to nearest even. src == dst only when the dtypes have equal size. */
+ * Integer -> float rounds once to nearest even. src == dst only when the dtypes have equal size. */
 TAO_API tao_status tao_cast(tao_ctx* ctx, const void* src, int32_t src_dtype, void* dst,
                             int32_t dst_dtype, uint64_t n);
 
@@ -219,7 +219,7 @@ TAO_API tao_status tao_affine_args_size(int64_t* out);
  *   SYMMETRIC_NO_CLIPPING:  s = max(mn / qmin, mx / qmax)
  *   ASYMMETRIC:             s = (mx - mn) / (qmax - qmin)
  *   s = max(s, eps)
- *   zero point: symmetric INT -> floor((qmax + qmin + 1) / 2); asymmetric INT ->
+ *   zero point: symmetric INT -> trunc((qmax + qmin + 1) / 2) (Python's int()); asymmetric INT ->
  *   clamp(qmin - round(mn / s), qmin, qmax); FLOAT -> mn + s * mid; NONE -> none.
  * Symmetric mappings need preserve_zero = 1 and an INT or NONE domain; FLOAT needs asymmetric.
  * A NaN in a block makes that block's scale NaN (as torch.amin/amax propagate NaN). */

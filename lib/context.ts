@@ -55,10 +55,10 @@ export class Context extends NativeResource {
     super.dispose();
   }
 
-  /** Allocates `bytes` (> 0) on the device, 256-byte aligned; returns the address. */
-  alloc(bytes: number): bigint {
+  /** Allocates `bytes` (> 0) on the device, 256-byte aligned; returns the address. `op` names the caller in errors. */
+  alloc(bytes: number, op = "Context.alloc"): bigint {
     const out = new BigUint64Array(1);
-    check(native.tao_alloc(this.handle("Context.alloc"), bytes, out), "Context.alloc");
+    check(native.tao_alloc(this.handle(op), bytes, out), op);
     return out[0]!;
   }
 

@@ -48,13 +48,6 @@ export const hostArrayType = (dtype: DType): HostArrayConstructor => info(dtype)
 /** True for the floating-point dtypes (f32, f16, bf16, f8*). */
 export const isFloat = (dtype: DType): boolean => info(dtype).isFloat;
 
-/** Dtype name of a TAO_* code. */
-export function dtypeFromCode(code: number): DType {
-  const found = DTYPES.find((d) => INFO[d].code === code);
-  if (found === undefined) throw invalid("dtype", `unknown dtype code ${code}`);
-  return found;
-}
-
 export interface FInfo {
   /** Difference between 1 and the next representable value. */
   eps: number;

@@ -6,6 +6,7 @@ export * from "./runtime.ts";
 export * from "./context.ts";
 export * from "./event.ts";
 export * from "./graph.ts";
+export * from "./resource.ts";
 export * from "./storage.ts";
 export * from "./tensor.ts";
 export * from "./creation.ts";

@@ -45,8 +45,8 @@ export class DeviceStorage extends NativeResource {
   }
 
   /** Allocates `bytes` on the context's device (none for 0 bytes: the address is then 0). */
-  static allocate(context: Context, bytes: number): DeviceStorage {
-    return new DeviceStorage(context, bytes === 0 ? 0n : context.alloc(bytes), bytes);
+  static allocate(context: Context, bytes: number, op: string): DeviceStorage {
+    return new DeviceStorage(context, bytes === 0 ? 0n : context.alloc(bytes, op), bytes);
   }
 }
 

@@ -121,6 +121,27 @@ export class Tensor {
     });
   }
 
+  /** A copy on the same device (device-to-device copy on a GPU, memcpy on the host). */
+  clone(): Tensor {
+    const op = "Tensor.clone";
+    const src = this.ptr(op);
+    return produce(this.dtype, this.shape, this.device, op, (out) => {
+      if (this.nbytes > 0) this.context.copy(out.ptr(op), src, this.nbytes, CopyKind.D2D);
+    });
+  }
+
+  /** Copies `src` (same dtype and element count, same device) into this tensor in place; returns this. */
+  copyFrom(src: Tensor): this {
+    const op = "Tensor.copyFrom";
+    commonDevice(op, [this, src]);
+    if (src.dtype !== this.dtype || src.numel !== this.numel) {
+      throw invalid(op, `source is ${src.dtype}[${src.shape}], destination ${this.dtype}[${this.shape}]`);
+    }
+    const dst = this.ptr(op), from = src.ptr(op);
+    if (this.nbytes > 0) this.context.copy(dst, from, this.nbytes, CopyKind.D2D);
+    return this;
+  }
+
   /** A copy converted to `dtype` on the tensor's device (tao_cast: round to nearest even, f8 saturates). */
   cast(dtype: DType): Tensor {
     const op = "Tensor.cast";
@@ -210,7 +231,7 @@ function allocate(dtype: DType, shape: readonly number[], deviceName: string, op
   const bytes = numel * dtypeSize(dtype);
   const storage = device === "cpu"
     ? HostStorage.allocate(dtype, numel, op)
-    : DeviceStorage.allocate(Context.get(device), bytes);
+    : DeviceStorage.allocate(Context.get(device), bytes, op);
   return new Tensor(dtype, [...shape], device, storage);
 }
 

@@ -1,5 +1,5 @@
 // Bad inputs become TaoErrors with the right code and op, and the process carries on.
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import {
   chooseQParamsAffine, dequantizeAffine, empty, fromArray, MappingType, perRow, quantizeAffine, randn,
   TaoError, Tensor, ZeroPointDomain, zeros, type ErrorCodeName,
@@ -27,6 +27,7 @@ function expectTaoError(fn: () => unknown, code: ErrorCodeName, op?: string, mes
 describe.each(devices)("affine primitives reject bad inputs on %s", (device) => {
   const x = randn([4, 64], { seed: 1, device });
   const { scale, zeroPoint } = chooseQParamsAffine(x, MappingType.ASYMMETRIC, perRow(x.shape), "uint8");
+  afterAll(() => [x, scale, zeroPoint].forEach((t) => t?.dispose()));
 
   test("scale with the wrong number of elements (checked in TS)", () => {
     using bad = zeros([3], { device });
@@ -67,8 +68,8 @@ describe.each(devices)("affine primitives reject bad inputs on %s", (device) => 
     const gone = randn([4, 64], { device });
     gone.dispose();
     expectTaoError(() => chooseQParamsAffine(gone, MappingType.SYMMETRIC, [1, 64], "int8"), "INVALID_ARGUMENT", "chooseQParamsAffine", /disposed/);
-    expectTaoError(() => quantizeAffine(x, [1, 64], scale, zeroPoint, "uint8", {}) && quantizeAffine(gone, [1, 64], scale, zeroPoint, "uint8"),
-      "INVALID_ARGUMENT", "quantizeAffine", /disposed/);
+    expectTaoError(() => quantizeAffine(gone, [1, 64], scale, zeroPoint, "uint8"), "INVALID_ARGUMENT", "quantizeAffine", /disposed/);
+    expectTaoError(() => gone.toArray(), "INVALID_ARGUMENT", "Tensor.to", /disposed/);
   });
 
   test("tensors on different devices: DEVICE_MISMATCH in TS", () => {

@@ -8,72 +8,21 @@
 // up here as a failure rather than being absorbed by a tolerance.)
 import { describe, expect, test } from "bun:test";
 import {
-  chooseQParamsAffine, dequantizeAffine, fakeQuantizeAffine, fromArray, MappingType, perGroup, perRow,
-  perTensor, quantizeAffine, targetInfo, ZeroPointDomain, type DType, type TargetDtype,
+  chooseQParamsAffine, dequantizeAffine, fakeQuantizeAffine, fromArray, MappingType, quantizeAffine, targetInfo,
+  ZeroPointDomain, type DType, type TargetDtype,
 } from "../lib/index.ts";
 import {
   blockIndex, devices, freshSeed, mismatches, normals, refChooseQParams, refDequantize, refQuantize, rng,
   sqnr, type RefScheme,
 } from "./helpers.ts";
+import { affineCases, affineInput, type Combo } from "./affine_cases.ts";
 
-interface Combo {
-  mapping: MappingType;
-  domain: ZeroPointDomain;
-  target: TargetDtype;
-  preserveZero: boolean;
-  quantMin?: number;
-  quantMax?: number;
-}
-
-const INT_TARGETS: TargetDtype[] = ["int8", "uint8", "int4", "uint4"];
-const SIGNED = new Set<TargetDtype>(["int8", "int4"]);
-const { SYMMETRIC, SYMMETRIC_NO_CLIPPING_ERR, ASYMMETRIC } = MappingType;
+const { SYMMETRIC, ASYMMETRIC } = MappingType;
 const { INT, FLOAT, NONE } = ZeroPointDomain;
 
-/** Every combination torchao allows (symmetric: preserve zero, INT or NONE; FLOAT: asymmetric). */
-const COMBOS: Combo[] = [
-  ...INT_TARGETS.flatMap((target): Combo[] => [
-    { mapping: SYMMETRIC, domain: INT, target, preserveZero: true },
-    { mapping: SYMMETRIC, domain: NONE, target, preserveZero: true },
-    ...(SIGNED.has(target)
-      ? [
-        { mapping: SYMMETRIC_NO_CLIPPING_ERR, domain: INT, target, preserveZero: true },
-        { mapping: SYMMETRIC_NO_CLIPPING_ERR, domain: NONE, target, preserveZero: true },
-      ] as Combo[]
-      : []),
-    { mapping: ASYMMETRIC, domain: INT, target, preserveZero: true },
-    { mapping: ASYMMETRIC, domain: FLOAT, target, preserveZero: true },
-    { mapping: ASYMMETRIC, domain: FLOAT, target, preserveZero: false },
-    { mapping: ASYMMETRIC, domain: INT, target, preserveZero: false },
-    { mapping: ASYMMETRIC, domain: NONE, target, preserveZero: true },
-  ]),
-  { mapping: SYMMETRIC, domain: INT, target: "int8", preserveZero: true, quantMin: -127, quantMax: 127 },
-  { mapping: ASYMMETRIC, domain: INT, target: "int32", preserveZero: true, quantMin: -1000, quantMax: 3000 },
-  { mapping: SYMMETRIC, domain: NONE, target: "float8_e4m3fn", preserveZero: true },
-  { mapping: SYMMETRIC, domain: NONE, target: "float8_e5m2", preserveZero: true },
-];
-
-/** Granularities, each with the shapes it is tried on (K = 96, 200, 4100 are not multiples of 128). */
-const GRANULARITIES: { name: string; block: (shape: number[]) => number[]; shapes: number[][] }[] = [
-  { name: "per-tensor", block: perTensor, shapes: [[1, 200], [7, 96], [3, 5, 33]] },
-  { name: "per-row", block: perRow, shapes: [[1, 4100], [9, 200], [2, 3, 96]] },
-  { name: "per-group 32", block: (s) => perGroup(s, 32), shapes: [[1, 96], [5, 224], [2, 3, 64]] },
-  { name: "per-group 64", block: (s) => perGroup(s, 64), shapes: [[3, 192], [1, 4096]] },
-  { name: "per-group 128", block: (s) => perGroup(s, 128), shapes: [[11, 384], [1, 128]] },
-  { name: "per-block 2-D", block: (s) => s.map((d, i) => (i === s.length - 1 ? 32 : Math.min(d, 4))), shapes: [[8, 96], [4, 160], [2, 8, 64]] },
-];
-
-const INPUT_DTYPES: DType[] = ["f32", "bf16", "f16"];
 const SQNR_FLOOR: Partial<Record<TargetDtype, number>> = {
   int8: 30, uint8: 30, int32: 60, int4: 9, uint4: 9, float8_e4m3fn: 25, float8_e5m2: 19,
 };
-
-function describeCombo(c: Combo): string {
-  const m = Object.entries(MappingType).find(([, v]) => v === c.mapping)![0];
-  const d = Object.entries(ZeroPointDomain).find(([, v]) => v === c.domain)![0];
-  const range = c.quantMin !== undefined ? ` [${c.quantMin}, ${c.quantMax}]` : "";
-  return `${c.target}${range} ${m} ${d}${c.preserveZero ? "" : " no-preserve-zero"}`;
-}
 
 /**
  * Whether a combination can represent the data at all (for the SQNR floor): without a zero point
@@ -87,13 +36,8 @@ function meaningful(c: Combo, s: RefScheme): boolean {
 }
 
 function runCase(device: string, c: Combo, shape: number[], block: number[], dtype: DType, seed: number): void {
-  const next = rng(seed);
   const n = shape.reduce((a, b) => a * b, 1);
-  const std = [1e-3, 1, 40][Math.floor(next() * 3)]!;
-  const shift = c.mapping === ASYMMETRIC ? (next() - 0.3) * 3 * std : 0;
-  const raw = normals(next, n, std).map((v) => v + shift);
-  for (let i = 0; i < n; i += 17) raw[i] = 0; // exact zeros, which preserve_zero must keep exact
-  using x = fromArray(raw, { shape, dtype, device });
+  using x = fromArray(affineInput(c, n, seed), { shape, dtype, device });
   const xs = x.toArray(); // the values as the kernels see them (rounded to dtype)
 
   const info = targetInfo(c.target);
@@ -147,16 +91,7 @@ function runCase(device: string, c: Combo, shape: number[], block: number[], dty
 
 describe.each(devices)("affine primitives vs float64 reference on %s", (device) => {
   const runSeed = freshSeed();
-  let k = 0;
-  const cases = COMBOS.flatMap((c) =>
-    GRANULARITIES.flatMap((g) => {
-      // Rotate shapes and input dtypes across combos so every pair is covered without a full product.
-      const shape = g.shapes[k % g.shapes.length]!;
-      const dtype = INPUT_DTYPES[k++ % INPUT_DTYPES.length]!;
-      return [[`${describeCombo(c)}, ${g.name} [${shape}] ${dtype}`, c, shape, g.block(shape), dtype] as const];
-    })
-  );
-  test.each(cases)(`%s (seed ${runSeed})`, (_name, c, shape, block, dtype) => {
+  test.each(affineCases())(`%s (seed ${runSeed})`, (_name, c, shape, block, dtype) => {
     runCase(device, c, shape, block, dtype, runSeed + shape.length * 7919 + block[0]!);
   });
 
@@ -191,4 +126,37 @@ describe("symmetric zero point of an asymmetric integer range", () => {
     using zp = zeroPoint!;
     expect([...zp.toArray()]).toEqual([0]);
   });
+});
+
+describe.each(devices)("writing into `out` on %s", (device) => {
+  test("quantize / dequantize fill the given tensor and return it; a wrong out is rejected", () => {
+    using x = fromArray(normals(rng(5), 128), { shape: [2, 64], device });
+    const { scale, zeroPoint } = chooseQParamsAffine(x, ASYMMETRIC, [1, 64], "uint8");
+    using _s = scale;
+    using _z = zeroPoint!;
+    using q = quantizeAffine(x, [1, 64], scale, zeroPoint, "uint8");
+    using qOut = fromArray(new Uint8Array(128), { shape: [2, 64], device });
+    expect(quantizeAffine(x, [1, 64], scale, zeroPoint, "uint8", { out: qOut })).toBe(qOut);
+    expect(mismatches(qOut.toArray(), q.toArray())).toEqual([]);
+    using dqOut = fromArray(new Float32Array(128), { shape: [2, 64], device });
+    expect(dequantizeAffine(q, [1, 64], scale, zeroPoint, "uint8", { out: dqOut })).toBe(dqOut);
+    using dq = dequantizeAffine(q, [1, 64], scale, zeroPoint, "uint8");
+    expect(mismatches(dqOut.toArray(), dq.toArray())).toEqual([]);
+    expect(() => quantizeAffine(x, [1, 64], scale, zeroPoint, "uint8", { out: dqOut })).toThrow(/out must be u8/);
+  });
+});
+
+test("NaN: a NaN in a block makes its scale NaN; NaN inputs quantize to 0 (integers) or NaN (float8)", () => {
+  using x = fromArray([1, NaN, 2, -3, 0.5, 0.25], { shape: [2, 3] });
+  const { scale, zeroPoint } = chooseQParamsAffine(x, SYMMETRIC, [1, 3], "int8");
+  using _z = zeroPoint!;
+  using s = scale;
+  const sv = s.toArray();
+  expect(Number.isNaN(sv[0])).toBe(true);
+  expect(sv[1]).toBe(Math.fround(3 / 127.5));
+  using finite = fromArray([0.1, 0.1]);
+  using q = quantizeAffine(x, [1, 3], finite, null, "int8", { zeroPointDomain: NONE });
+  expect([...q.toArray()]).toEqual([10, 0, 20, -30, 5, 2]);
+  using q8 = quantizeAffine(x, [1, 3], finite, null, "float8_e4m3fn");
+  expect(Number.isNaN(q8.toArray()[1])).toBe(true);
 });

@@ -50,6 +50,8 @@ describe.each(devices)("random fills on %s", (device) => {
     using c = randn([1000], { seed: seed + 1, device });
     expect(mismatches(a.toArray(), b.toArray())).toEqual([]);
     expect(mismatches(a.toArray(), c.toArray()).length).toBeGreaterThan(990);
+    using d1 = rand([64], { device }), d2 = rand([64], { device });
+    expect(mismatches(d1.toArray(), d2.toArray())).toEqual([]); // the default seed is fixed
     using big = randn([10], { seed: 2n ** 63n + 5n, device });
     using big2 = randn([10], { seed: 2n ** 63n + 6n, device });
     expect(mismatches(big.toArray(), big2.toArray()).length).toBe(10);

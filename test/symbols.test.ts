@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { constants, native, symbols } from "../lib/index.ts";
+import { AFFINE_ARGS_WORDS } from "../lib/quantization/affine_args.ts";
 
 const header = readFileSync(new URL("../include/tao.h", import.meta.url), "utf8");
 
@@ -72,8 +73,9 @@ describe("constants vs include/tao.h", () => {
   });
 });
 
-test("tao_affine_args is 32 eight-byte words", () => {
+test("tao_affine_args is the 32 eight-byte words the TS packer writes", () => {
   const size = new BigInt64Array(1);
   expect(native.tao_affine_args_size(size)).toBe(0);
-  expect(size[0]).toBe(256n);
+  expect(AFFINE_ARGS_WORDS).toBe(32);
+  expect(size[0]).toBe(BigInt(AFFINE_ARGS_WORDS * 8));
 });

@@ -1,6 +1,6 @@
 // Tensors: creation, zero-copy wrapping, views, copies, device transfers and disposal.
 import { describe, expect, test } from "bun:test";
-import { empty, fromArray, full, rand, TaoError, Tensor, zeros, type DType } from "../lib/index.ts";
+import { empty, fromArray, full, rand, randn, TaoError, Tensor, zeros, type DType } from "../lib/index.ts";
 import { devices, freshSeed, normals, rng } from "./helpers.ts";
 
 /** JS reference of a transpose of a row-major array. */
@@ -130,16 +130,20 @@ describe.each(devices)("tensors on %s", (device) => {
   });
 
   test("to() copies between devices and returns the same tensor when already there", () => {
+    // `to` may return its receiver, so results are disposed only when they are copies.
     using t = rand([5, 9], { dtype: "bf16", device, seed: 3 });
     expect(t.to(device)).toBe(t);
-    using host = t.to("cpu");
+    const host = t.to("cpu");
     expect(host.device).toBe("cpu");
     expect(host.toArray()).toEqual(t.toArray());
     for (const target of devices) {
-      using u = host.to(target);
+      const u = host.to(target);
       expect(u.device).toBe(target);
+      expect(u === host).toBe(target === "cpu");
       expect(u.toArray()).toEqual(t.toArray());
+      if (u !== host) u.dispose();
     }
+    if (host !== t) host.dispose();
   });
 
   test("dispose: idempotent, use after dispose throws INVALID_ARGUMENT naming the method", () => {
@@ -211,4 +215,22 @@ describe("host tensors", () => {
     t.dispose();
     expect(() => t.hostData()).toThrow(TaoError);
   });
+});
+
+describe("clone and copyFrom", () => {
+  for (const device of devices) {
+    test(`clone is an independent copy, copyFrom writes in place (${device})`, () => {
+      using a = randn([3, 5], { seed: 11, device });
+      using b = a.clone();
+      expect(Array.from(b.toArray())).toEqual(Array.from(a.toArray()));
+      using z = zeros([15], { device });
+      expect(z.copyFrom(a.reshape(15))).toBe(z);
+      expect(Array.from(z.toArray())).toEqual(Array.from(a.toArray()));
+      using c = randn([3, 5], { seed: 12, device });
+      a.copyFrom(c);
+      expect(Array.from(b.toArray())).not.toEqual(Array.from(a.toArray()));
+      using wrong = zeros([15], { dtype: "bf16", device });
+      expect(() => wrong.copyFrom(a)).toThrow(TaoError);
+    });
+  }
 });

@@ -158,13 +158,29 @@ struct Dt<TAO_I32> {
   }
 };
 
-// One element of tao_cast: integer -> integer saturates exactly; everything else goes through f32.
+// An int32 as f32 rounded to odd (truncate, then set the last bit if anything was cut off).
+// Rounding that f32 to a format of at most 11 significant bits then equals rounding the integer
+// once (f32's 24 bits >= 2 * 11 + 2), which a plain RNE conversion to f32 first would not give.
+TAO_HD float i32_to_f32_round_odd(int32_t v) {
+  const uint32_t a = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+  if (a < (1u << 24)) return (float)v;
+  int shift = 0;
+  while ((a >> shift) >= (1u << 24)) ++shift;
+  const uint32_t m = (a >> shift) | ((a & ((1u << shift) - 1u)) != 0u);
+  const float f = mul_rn((float)m, (float)(1u << shift));
+  return v < 0 ? -f : f;
+}
+
+// One element of tao_cast: integer -> integer saturates exactly; integer -> float rounds once;
+// float -> anything goes through f32 (exact for every float source).
 template <int S, int D>
 TAO_HD typename Dt<D>::T cast_value(typename Dt<S>::T v) {
   if constexpr (!Dt<S>::is_float && !Dt<D>::is_float) {
     int64_t x = (int64_t)v;
     x = x < Dt<D>::lo ? Dt<D>::lo : (x > Dt<D>::hi ? Dt<D>::hi : x);
     return (typename Dt<D>::T)x;
+  } else if constexpr (S == TAO_I32 && D != TAO_F32) {
+    return Dt<D>::from_f32(i32_to_f32_round_odd(v));
   } else {
     return Dt<D>::from_f32(Dt<S>::to_f32(v));
   }

@@ -8,7 +8,7 @@
 #if defined(__CUDACC__)
 #define TAO_HD __host__ __device__ __forceinline__
 #else
-#define TAO_HD inline
+#define TAO_HD inline __attribute__((always_inline))
 #endif
 
 namespace tao {

@@ -93,18 +93,39 @@ TAO_CPU_CLONES void elementwise_chunk(AffineOp op, const AffineCall& c, uint64_t
   }
 }
 
-// min and max of input[b, e) (NaN-propagating).
+// min and max of input[b, e), merged into *mn / *mx; a NaN anywhere makes both NaN (torch.amin/amax
+// propagate NaN). The fast pass keeps sixteen independent compare-and-select lanes, which the
+// compiler vectorizes, plus a sum of (v - v) that is NaN exactly when some v is NaN or infinite;
+// only then is the range rescanned with the NaN-propagating scalar reduction.
 template <int IN>
 TAO_INLINE void minmax_range(const void* input, uint64_t b, uint64_t e, float* mn, float* mx) {
   const auto* in = (const typename Dt<IN>::T*)input;
-  float lo = *mn, hi = *mx;
-  for (uint64_t i = b; i < e; ++i) {
-    const float v = Dt<IN>::to_f32(in[i]);
-    lo = nan_min(lo, v);
-    hi = nan_max(hi, v);
+  constexpr int L = 16;
+  float lo[L], hi[L], special[L];
+  for (int j = 0; j < L; ++j) lo[j] = *mn, hi[j] = *mx, special[j] = 0.0f;
+  uint64_t i = b;
+  for (; i + L <= e; i += L) {
+    for (int j = 0; j < L; ++j) {
+      const float v = Dt<IN>::to_f32(in[i + j]);
+      lo[j] = v < lo[j] ? v : lo[j];
+      hi[j] = v > hi[j] ? v : hi[j];
+      special[j] += v - v;
+    }
   }
-  *mn = lo;
-  *mx = hi;
+  float l = *mn, h = *mx, sp = 0.0f;
+  for (int j = 0; j < L; ++j) {
+    l = nan_min(l, lo[j]);
+    h = nan_max(h, hi[j]);
+    sp += special[j];
+  }
+  if (sp != sp) i = b, l = *mn, h = *mx;  // NaN or inf seen: redo exactly
+  for (; i < e; ++i) {
+    const float v = Dt<IN>::to_f32(in[i]);
+    l = nan_min(l, v);
+    h = nan_max(h, v);
+  }
+  *mn = l;
+  *mx = h;
 }
 
 TAO_CPU_CLONES void minmax_chunk(const void* input, int dtype, uint64_t b, uint64_t e, float* mn,

@@ -49,7 +49,7 @@ export const symbols = {
   tao_quantize_affine: { args: ["ptr", "ptr"], result: "i32" },
   tao_dequantize_affine: { args: ["ptr", "ptr"], result: "i32" },
   tao_fake_quantize_affine: { args: ["ptr", "ptr"], result: "i32" },
-} as const;
+} as const satisfies Record<string, { args: readonly ArgType[]; result: ResultType }>;
 
 export type Symbols = typeof symbols;
 export type SymbolName = keyof Symbols;

@@ -62,10 +62,15 @@ const TARGETS: Record<TargetDtype, Target> = {
   float8_e5m2: { storage: "f8e5m2", range: E5M2, limits: E5M2 },
 };
 
+function target(name: TargetDtype, op: string): Target {
+  const t = TARGETS[name];
+  if (t === undefined) throw invalid(op, `unknown target dtype ${JSON.stringify(name)}`);
+  return t;
+}
+
 /** Storage dtype and default [quantMin, quantMax] of a target dtype. */
-export function targetInfo(target: TargetDtype): { storage: DType; quantMin: number; quantMax: number } {
-  const t = TARGETS[target];
-  if (t === undefined) throw invalid("targetInfo", `unknown target dtype ${JSON.stringify(target)}`);
+export function targetInfo(name: TargetDtype): { storage: DType; quantMin: number; quantMax: number } {
+  const t = target(name, "targetInfo");
   return { storage: t.storage, quantMin: t.range[0], quantMax: t.range[1] };
 }
 
@@ -80,13 +85,12 @@ export interface QuantRangeOptions {
 }
 
 /** Resolves target, range and domain; quantMin/quantMax must lie within the storage type. */
-function resolve(target: TargetDtype, opts: QuantRangeOptions, op: string) {
-  const t = TARGETS[target];
-  if (t === undefined) throw invalid(op, `unknown target dtype ${JSON.stringify(target)}`);
+function resolve(name: TargetDtype, opts: QuantRangeOptions, op: string) {
+  const t = target(name, op);
   const quantMin = opts.quantMin ?? t.range[0], quantMax = opts.quantMax ?? t.range[1];
   for (const v of [quantMin, quantMax]) {
     if (!Number.isInteger(v) || v < t.limits[0] || v > t.limits[1]) {
-      throw invalid(op, `quant range [${quantMin}, ${quantMax}] does not fit ${target} (${t.storage})`);
+      throw invalid(op, `quant range [${quantMin}, ${quantMax}] does not fit ${name} (${t.storage})`);
     }
   }
   const zeroPointDomain = opts.zeroPointDomain ?? (isFloat(t.storage) ? ZeroPointDomain.NONE : ZeroPointDomain.INT);
@@ -121,7 +125,7 @@ export interface ChooseQParamsOptions extends QuantRangeOptions {
  *   SYMMETRIC_NO_CLIPPING_ERR: s = max(mn / qmin, mx / qmax)
  *   ASYMMETRIC:                s = (mx - mn) / (qmax - qmin)
  *   s = max(s, eps)
- *   zero point: symmetric INT -> floor((qmax + qmin + 1) / 2); asymmetric INT ->
+ *   zero point: symmetric INT -> trunc((qmax + qmin + 1) / 2); asymmetric INT ->
  *   clamp(qmin - round(mn / s), qmin, qmax); FLOAT -> mn + s * mid; NONE -> null.
  * Symmetric mappings need preserveZero and an INT or NONE domain; FLOAT needs ASYMMETRIC (the C side
  * rejects other combinations with INVALID_ARGUMENT). A NaN in a block makes its scale NaN.
@@ -156,7 +160,16 @@ export function chooseQParamsAffine(
   return { scale, zeroPoint };
 }
 
-/** Runs quantize / dequantize / fake-quantize into a new tensor of `outputDtype`. */
+/** Options of quantize / dequantize / fake-quantize. */
+export interface TransformOptions extends QuantRangeOptions {
+  /**
+   * Write the result into this tensor (right dtype, element count and device) instead of a new one;
+   * what graph capture needs, since a replay writes to the addresses captured.
+   */
+  out?: Tensor;
+}
+
+/** Runs quantize / dequantize / fake-quantize into `opts.out` or a new tensor of `outputDtype`. */
 function transform(
   fn: "tao_quantize_affine" | "tao_dequantize_affine" | "tao_fake_quantize_affine",
   op: string,
@@ -165,13 +178,17 @@ function transform(
   scale: Tensor,
   zeroPoint: Tensor | null,
   targetDtype: TargetDtype,
-  opts: QuantRangeOptions,
-  outputDtype: (storage: DType) => DType,
+  opts: TransformOptions,
+  outputDtype: DType,
 ): Tensor {
   input.ptr(op);
   const r = resolve(targetDtype, opts, op);
   checkQParams(input, blockSize, scale, zeroPoint, op);
-  const output = empty(input.shape, { dtype: outputDtype(r.storage), device: input.device });
+  const { out } = opts;
+  if (out !== undefined && (out.dtype !== outputDtype || out.numel !== input.numel)) {
+    throw invalid(op, `out must be ${outputDtype} with ${input.numel} elements, not ${out.dtype} [${out.shape}]`);
+  }
+  const output = out ?? empty(input.shape, { dtype: outputDtype, device: input.device });
   try {
     callAffine(fn, op, {
       blockSize, mappingType: MappingType.SYMMETRIC, zeroPointDomain: r.zeroPointDomain, preserveZero: true,
@@ -179,7 +196,7 @@ function transform(
       input, output, scale, zeroPoint,
     });
   } catch (e) {
-    output.dispose();
+    if (output !== out) output.dispose();
     throw e;
   }
   return output;
@@ -198,9 +215,10 @@ export function quantizeAffine(
   scale: Tensor,
   zeroPoint: Tensor | null,
   targetDtype: TargetDtype,
-  opts: QuantRangeOptions = {},
+  opts: TransformOptions = {},
 ): Tensor {
-  return transform("tao_quantize_affine", "quantizeAffine", input, blockSize, scale, zeroPoint, targetDtype, opts, (s) => s);
+  const storage = target(targetDtype, "quantizeAffine").storage;
+  return transform("tao_quantize_affine", "quantizeAffine", input, blockSize, scale, zeroPoint, targetDtype, opts, storage);
 }
 
 /**
@@ -213,9 +231,10 @@ export function dequantizeAffine(
   scale: Tensor,
   zeroPoint: Tensor | null,
   targetDtype: TargetDtype,
-  opts: QuantRangeOptions & { outputDtype?: DType } = {},
+  opts: TransformOptions & { outputDtype?: DType } = {},
 ): Tensor {
-  return transform("tao_dequantize_affine", "dequantizeAffine", q, blockSize, scale, zeroPoint, targetDtype, opts, () => opts.outputDtype ?? "f32");
+  const dtype = opts.outputDtype ?? "f32";
+  return transform("tao_dequantize_affine", "dequantizeAffine", q, blockSize, scale, zeroPoint, targetDtype, opts, dtype);
 }
 
 /** dequantize(quantize(input)) in one pass, in the input's dtype, without materializing the quantized tensor. */
@@ -225,9 +244,9 @@ export function fakeQuantizeAffine(
   scale: Tensor,
   zeroPoint: Tensor | null,
   targetDtype: TargetDtype,
-  opts: QuantRangeOptions = {},
+  opts: TransformOptions = {},
 ): Tensor {
-  return transform("tao_fake_quantize_affine", "fakeQuantizeAffine", input, blockSize, scale, zeroPoint, targetDtype, opts, () => input.dtype);
+  return transform("tao_fake_quantize_affine", "fakeQuantizeAffine", input, blockSize, scale, zeroPoint, targetDtype, opts, input.dtype);
 }
 
 /** Block size of one scale for the whole tensor. */

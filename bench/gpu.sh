@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# On a GPU machine without Bun on its PATH: unpack the carried Bun (.carry/bun.xz), build
+# libtao.so for one architecture, run the whole test suite (CUDA tests included) and the
+# benchmarks, writing logs and JSON under $OUT (default ./bench/out).
+# Usage: bash bench/gpu.sh [arch, default 90a]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-bench/out}"
+mkdir -p "$OUT"
+BUN="${BUN:-$(command -v bun || true)}"
+if [ -z "$BUN" ]; then
+  xz -dc .carry/bun.xz > /tmp/bun && chmod +x /tmp/bun && BUN=/tmp/bun
+fi
+cmake -S . -B build -DTAO_CUDA=on -DTAO_CUDA_ARCHS="${1:-90a}" > "$OUT/build.log" 2>&1 &&
+  cmake --build build -j"$(nproc)" >> "$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; exit 1; }
+grep "tao:" "$OUT/build.log"
+"$BUN" test 2>&1 | tee "$OUT/test.log" | tail -25
+test_rc=${PIPESTATUS[0]}
+export TAO_BENCH_OUT="$OUT"
+"$BUN" bench/ffi.ts 2>&1 | tee "$OUT/bench-ffi.log"
+"$BUN" bench/quant.ts 2>&1 | tee "$OUT/bench-quant.log"
+"$BUN" bench/demo.ts 2>&1 | tee "$OUT/demo.log"
+exit "$test_rc"
