@@ -9,7 +9,7 @@ OUT="${OUT:-bench/out}"
 mkdir -p "$OUT"
 BUN="${BUN:-$(command -v bun || true)}"
 if [ -z "$BUN" ]; then
-  xz -dc .carry/bun.xz > /tmp/bun && chmod +x /tmp/bun && BUN=/tmp/bun
+  xz -dc .carry/bun.xz > /tmp/bun && chmod +x /tmp/bun && BUN=/tmp/bun || { echo "no bun and no .carry/bun.xz"; exit 1; }
 fi
 cmake -S . -B build -DTAO_CUDA=on -DTAO_CUDA_ARCHS="${1:-90a}" > "$OUT/build.log" 2>&1 &&
   cmake --build build -j"$(nproc)" >> "$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; exit 1; }

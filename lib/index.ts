@@ -14,3 +14,4 @@ export * from "./quantization/primitives.ts";
 export { native, addressOf, libraryPath, runtime } from "./native/index.ts";
 export * as constants from "./native/constants.ts";
 export { symbols, type PtrArg } from "./native/symbols.ts";
+export * from "./quantization/metrics.ts";

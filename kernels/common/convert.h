@@ -44,40 +44,43 @@ TAO_HD float f16_to_f32(uint16_t h) {
   return bits_f32(sign | ((e + 112u) << 23) | (m << 13));
 }
 
-// Float8 with M mantissa bits and exponent bias B; max_code is the largest finite code (sign off).
+// Float8 with M mantissa bits and exponent bias B; MaxCode is the largest finite code (sign off).
+// Both the normal and the subnormal rounding are computed and one is selected (no branches, so it
+// vectorizes on the CPU and does not diverge on the GPU).
 template <int M, int B, uint32_t MaxCode>
 TAO_HD uint8_t f32_to_f8(float f) {
-  uint32_t x = f32_bits(f);
-  uint32_t sign = (x >> 24) & 0x80u;
-  uint32_t ax = x & 0x7fffffffu;
-  if (ax > 0x7f800000u) return (uint8_t)(sign | 0x7fu);
-  if (ax < ((uint32_t)(1 - B + 127) << 23)) {  // below the smallest normal 2^(1-B)
-    // subnormal quantum 2^(1-B-M): n = rint(|f| * 2^(B+M-1)); n == 2^M encodes the min normal.
-    const float inv_quantum = (float)(1u << (B + M - 1));
-    return (uint8_t)(sign | (uint32_t)rint_f(mul_rn(bits_f32(ax), inv_quantum)));
-  }
+  const uint32_t x = f32_bits(f);
+  const uint32_t sign = (x >> 24) & 0x80u;
+  const uint32_t ax = x & 0x7fffffffu;
+  const uint32_t min_normal = (uint32_t)(1 - B + 127) << 23;  // 2^(1-B)
+  // Normal: round the f32 mantissa to M bits (half to even), rebias, saturate (inf included).
   const uint32_t shift = 23 - M;
-  ax += ((1u << (shift - 1)) - 1u) + ((ax >> shift) & 1u);
-  uint32_t code = (ax >> shift) - ((uint32_t)(127 - B) << M);
-  if (code > MaxCode) code = MaxCode;
+  const uint32_t r = ax + ((1u << (shift - 1)) - 1u) + ((ax >> shift) & 1u);
+  uint32_t normal = (r >> shift) - ((uint32_t)(127 - B) << M);
+  normal = normal > MaxCode ? MaxCode : normal;
+  // Subnormal: n = rint(|f| / 2^(1-B-M)), exact scaling; n == 2^M encodes the min normal.
+  const float inv_quantum = bits_f32((uint32_t)(B + M - 1 + 127) << 23);
+  const float small = bits_f32(ax < min_normal ? ax : min_normal);
+  const uint32_t sub = (uint32_t)rint_f(mul_rn(small, inv_quantum));
+  const uint32_t code = ax > 0x7f800000u ? 0x7fu : (ax < min_normal ? sub : normal);
   return (uint8_t)(sign | code);
 }
 
+// Float8 -> f32 without branches on the value: the 7 magnitude bits are placed at the top of an
+// f32 mantissa/exponent and the exponent bias is fixed by one exact multiply by 2^(127-B) (f32
+// denormal inputs make the float8 subnormals come out right). NaN (and inf for e5m2) by select.
 template <int M, int B, bool HasInf>
 TAO_HD float f8_to_f32(uint8_t v) {
-  uint32_t sign = (uint32_t)(v & 0x80u) << 24;
-  uint32_t e = (v & 0x7fu) >> M, m = v & ((1u << M) - 1u);
-  const uint32_t emax = (1u << (7 - M)) - 1u;
+  const uint32_t sign = (uint32_t)(v & 0x80u) << 24;
+  const uint32_t mag = v & 0x7fu;
+  const float rebias = bits_f32((uint32_t)(127 - B + 127) << 23);  // 2^(127-B): 2^120 / 2^112
+  float f = mul_rn(bits_f32(mag << (23 - M)), rebias);
   if (HasInf) {
-    if (e == emax) return bits_f32(sign | 0x7f800000u | (m ? 0x400000u : 0u));
-  } else if ((v & 0x7fu) == 0x7fu) {
-    return bits_f32(sign | 0x7fc00000u);
+    if (mag >= 0x7cu) f = bits_f32(mag == 0x7cu ? 0x7f800000u : 0x7fc00000u);
+  } else if (mag == 0x7fu) {
+    f = bits_f32(0x7fc00000u);
   }
-  if (e == 0) {
-    const float quantum = 1.0f / (float)(1u << (B + M - 1));
-    return bits_f32(sign | f32_bits(mul_rn((float)m, quantum)));
-  }
-  return bits_f32(sign | ((e - B + 127u) << 23) | (m << (23 - M)));
+  return bits_f32(sign | f32_bits(f));
 }
 
 TAO_HD uint8_t f32_to_e4m3(float f) { return f32_to_f8<3, 7, 0x7eu>(f); }

@@ -3,8 +3,9 @@
 //  - quantize / dequantize / fake: one thread handles 8 consecutive elements with vector loads
 //    and stores; when the geometry is 1-D and the block size is a multiple of 8 the 8 elements
 //    share one (scale, zero point), loaded once. Otherwise one element per thread.
-//  - choose_qparams: blocks of up to kWarpGroupMax elements get one warp each (lanes stride the
-//    block with 16-byte loads, shuffle-reduce, lane 0 writes scale and zero point). Larger blocks
+//  - choose_qparams: blocks of up to kWarpGroupMax elements get a segment of 4 to 32 lanes each
+//    (one 16-byte load per lane per pass, shuffle-reduce, the first lane writes scale and zero
+//    point). Larger blocks
 //    are split over CTAs that reduce in shared memory and merge with one atomicMax pair per CTA
 //    into an order-preserving integer encoding of (max, -min); a second kernel turns those into
 //    qparams. Non-1-D geometries use per-element atomics (correct, not fast; rare).
@@ -54,21 +55,35 @@ __device__ __forceinline__ typename Dt<OUT>::T apply(typename Dt<IN>::T x, const
   }
 }
 
-// Vector path: requires nd == 1, group % V == 0 and aligned buffers.
-template <AffineOp OP, int IN, int OUT>
+// Vector path: requires nd == 1, group % V == 0 and aligned buffers. Each thread handles two
+// vectors per iteration (both loads in flight before any math); Index is uint32_t whenever the
+// vector count fits, because the per-vector block index is a division and 64-bit division is a
+// long software sequence on the GPU.
+template <AffineOp OP, int IN, int OUT, class Index>
 __global__ void __launch_bounds__(256) elementwise_vec_kernel(AffineCall c) {
   using TI = typename Dt<IN>::T;
   using TO = typename Dt<OUT>::T;
-  const TI* __restrict__ in = (const TI*)c.input;
-  TO* __restrict__ out = (TO*)c.output;
-  const uint64_t nvec = c.geo.numel / V, vec_per_group = c.geo.group / V;
-  for (uint64_t v = global_thread(); v < nvec; v += grid_threads()) {
+  const Vec<TI, V>* __restrict__ in = (const Vec<TI, V>*)c.input;
+  Vec<TO, V>* __restrict__ out = (Vec<TO, V>*)c.output;
+  const Index nvec = (Index)(c.geo.numel / V), vec_per_group = (Index)(c.geo.group / V);
+  const Index stride = (Index)grid_threads();
+  for (Index v = (Index)global_thread(); v < nvec; v += 2 * stride) {
+    const Index v2 = v + stride;
+    const bool has2 = v2 < nvec;
+    const Vec<TI, V> a = in[v];
+    Vec<TI, V> a2;
+    if (has2) a2 = in[v2];
     const Qp p = load_qp(c, v / vec_per_group);
-    const Vec<TI, V> a = *(const Vec<TI, V>*)(in + v * V);
     Vec<TO, V> b;
 #pragma unroll
     for (int k = 0; k < V; ++k) b.v[k] = apply<OP, IN, OUT>(a.v[k], p, c.scheme);
-    *(Vec<TO, V>*)(out + v * V) = b;
+    out[v] = b;
+    if (has2) {
+      const Qp p2 = load_qp(c, v2 / vec_per_group);
+#pragma unroll
+      for (int k = 0; k < V; ++k) b.v[k] = apply<OP, IN, OUT>(a2.v[k], p2, c.scheme);
+      out[v2] = b;
+    }
   }
 }
 
@@ -89,7 +104,13 @@ void launch_elementwise(tao_ctx* ctx, const AffineCall& c) {
   const bool vec = c.geo.nd == 1 && c.geo.group % V == 0 && aligned_to(c.input, alignof(Vec<TI, V>)) &&
                    aligned_to(c.output, alignof(Vec<TO, V>));
   if (vec) {
-    elementwise_vec_kernel<OP, IN, OUT><<<grid_for(ctx, c.geo.numel / V, 256), 256, 0, stream_of(ctx)>>>(c);
+    const uint64_t nvec = c.geo.numel / V;
+    const unsigned grid = grid_for(ctx, (nvec + 1) / 2, 256);
+    if (nvec + 2ull * grid * 256 < (1ull << 32)) {
+      elementwise_vec_kernel<OP, IN, OUT, uint32_t><<<grid, 256, 0, stream_of(ctx)>>>(c);
+    } else {
+      elementwise_vec_kernel<OP, IN, OUT, uint64_t><<<grid, 256, 0, stream_of(ctx)>>>(c);
+    }
   } else {
     elementwise_scalar_kernel<OP, IN, OUT><<<grid_for(ctx, c.geo.numel, 256), 256, 0, stream_of(ctx)>>>(c);
   }
@@ -133,17 +154,27 @@ __device__ __forceinline__ void store_qparams(const AffineCall& c, uint64_t q, f
   if (c.zero_point) store_from_f32(c.zero_point, c.zero_point_dtype, q, zp);
 }
 
-// One warp per block of a 1-D geometry.
-template <int IN, bool VEC>
-__global__ void __launch_bounds__(256) choose_warp_kernel(AffineCall c) {
+// Blocks of a 1-D geometry, T lanes per block (T = 4, 8, 16 or 32, a power of two dividing the
+// warp): lanes read consecutive 16-byte vectors (VEC) or elements, reduce with shuffles inside their
+// T-lane segment, and the segment's first lane writes the block's scale and zero point. Small
+// groups (g32 -> 4 lanes) keep every lane busy and every load fully coalesced.
+template <int IN, bool VEC, int T>
+__global__ void __launch_bounds__(256) choose_group_kernel(AffineCall c) {
   const auto* in = (const typename Dt<IN>::T*)c.input;
-  const uint64_t warps = grid_threads() / 32;
-  const int lane = threadIdx.x & 31;
-  for (uint64_t q = global_thread() / 32; q < c.geo.nqp; q += warps) {
+  const uint64_t segments = grid_threads() / T;
+  const int lane = threadIdx.x % T;
+  // Every lane runs the same number of iterations, so the shuffles below see full warps.
+  const uint64_t rounds = (c.geo.nqp + segments - 1) / segments;
+  uint64_t q = global_thread() / T;
+  for (uint64_t r = 0; r < rounds; ++r, q += segments) {
     float mn = __int_as_float(0x7f800000), mx = -mn;
-    thread_minmax<IN, VEC>(in, q * c.geo.group, (q + 1) * c.geo.group, lane, 32, mn, mx);
-    warp_minmax(mn, mx);
-    if (lane == 0) store_qparams(c, q, mn, mx);
+    if (q < c.geo.nqp) thread_minmax<IN, VEC>(in, q * c.geo.group, (q + 1) * c.geo.group, lane, T, mn, mx);
+#pragma unroll
+    for (int o = T / 2; o > 0; o >>= 1) {
+      mn = nan_min(mn, __shfl_xor_sync(0xffffffffu, mn, o));
+      mx = nan_max(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+    }
+    if (lane == 0 && q < c.geo.nqp) store_qparams(c, q, mn, mx);
   }
 }
 
@@ -208,9 +239,16 @@ tao_status launch_choose(tao_ctx* ctx, const AffineCall& c) {
   cudaStream_t st = stream_of(ctx);
   const bool vec = c.geo.nd == 1 && c.geo.group % V == 0 && aligned_to(c.input, alignof(Vec<TI, V>));
   if (c.geo.nd == 1 && c.geo.group <= kWarpGroupMax) {
-    const unsigned grid = grid_for(ctx, c.geo.nqp * 32, 256);
-    if (vec) choose_warp_kernel<IN, true><<<grid, 256, 0, st>>>(c);
-    else choose_warp_kernel<IN, false><<<grid, 256, 0, st>>>(c);
+    // Lanes per block: one 8-element vector per lane per pass, at least 4 and at most 32 lanes.
+    const uint64_t lanes = vec ? c.geo.group / V : 32;
+    auto launch = [&](auto kernel, int t) {
+      kernel<<<grid_for(ctx, c.geo.nqp * t, 256), 256, 0, st>>>(c);
+    };
+    if (!vec) launch(choose_group_kernel<IN, false, 32>, 32);
+    else if (lanes <= 4) launch(choose_group_kernel<IN, true, 4>, 4);
+    else if (lanes <= 8) launch(choose_group_kernel<IN, true, 8>, 8);
+    else if (lanes <= 16) launch(choose_group_kernel<IN, true, 16>, 16);
+    else launch(choose_group_kernel<IN, true, 32>, 32);
     return check_launch(op);
   }
   unsigned* acc = nullptr;
