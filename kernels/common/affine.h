@@ -47,28 +47,38 @@ TAO_HD uint64_t affine_qindex(const AffineGeometry& g, uint64_t e) {
 
 TAO_HD float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
+// The parameters of one block, with the per-block terms of the formulas computed once.
+struct AffineBlock {
+  float s, zp;
+  float inv_s;    // 1 / s (INT and NONE domains multiply by it, as torchao does)
+  float min_val;  // zp - s * mid (FLOAT domain)
+};
+
+TAO_HD AffineBlock affine_block(float s, float zp, const AffineScheme& sc) {
+  return {s, zp, div_rn(1.0f, s), sub_rn(zp, mul_rn(s, sc.mid))};
+}
+
 // Quantized value of x as a float (an integer in [qmin, qmax] for integer targets; the f32 value
 // of the float8 code for float8 targets, which the caller stores with the f8 encoder).
 // NaN -> clamp(0, qmin, qmax) for integer targets.
-TAO_HD float affine_quantize_value(float x, float s, float zp, const AffineScheme& sc) {
-  if (sc.f8) return div_rn(x, s);
+TAO_HD float affine_quantize_value(float x, const AffineBlock& b, const AffineScheme& sc) {
+  if (sc.f8) return div_rn(x, b.s);
   float q;
   if (sc.domain == TAO_ZERO_POINT_FLOAT) {
-    const float min_val = sub_rn(zp, mul_rn(s, sc.mid));
-    q = rint_f(div_rn(sub_rn(x, min_val), s));
+    q = rint_f(div_rn(sub_rn(x, b.min_val), b.s));
   } else {
-    q = rint_f(mul_rn(x, div_rn(1.0f, s)));
-    if (sc.domain == TAO_ZERO_POINT_INT) q = add_rn(q, zp);
+    q = rint_f(mul_rn(x, b.inv_s));
+    if (sc.domain == TAO_ZERO_POINT_INT) q = add_rn(q, b.zp);
   }
   if (q != q) q = 0.0f;
   return clampf(q, sc.qmin, sc.qmax);
 }
 
 // Float value of quantized q (q already decoded to f32).
-TAO_HD float affine_dequantize_value(float q, float s, float zp, const AffineScheme& sc) {
-  if (sc.domain == TAO_ZERO_POINT_FLOAT) return fma_f(sub_rn(q, sc.mid), s, zp);
-  if (sc.domain == TAO_ZERO_POINT_INT) return mul_rn(sub_rn(q, zp), s);
-  return mul_rn(q, s);
+TAO_HD float affine_dequantize_value(float q, const AffineBlock& b, const AffineScheme& sc) {
+  if (sc.domain == TAO_ZERO_POINT_FLOAT) return fma_f(sub_rn(q, sc.mid), b.s, b.zp);
+  if (sc.domain == TAO_ZERO_POINT_INT) return mul_rn(sub_rn(q, b.zp), b.s);
+  return mul_rn(q, b.s);
 }
 
 // Round-trips a quantized float value through the target's storage encoding (float8 codes keep

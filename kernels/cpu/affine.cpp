@@ -15,13 +15,9 @@ namespace cpu {
 
 namespace {
 
-struct Params {
-  float s, zp;
-};
-
-TAO_INLINE Params load_params(const AffineCall& c, uint64_t q) {
-  return {load_as_f32(c.scale, c.scale_dtype, q),
-          c.zero_point ? load_as_f32(c.zero_point, c.zero_point_dtype, q) : 0.0f};
+TAO_INLINE AffineBlock load_params(const AffineCall& c, uint64_t q) {
+  return affine_block(load_as_f32(c.scale, c.scale_dtype, q),
+                      c.zero_point ? load_as_f32(c.zero_point, c.zero_point_dtype, q) : 0.0f, c.scheme);
 }
 
 // End of the run of elements starting at i that share i's qparam index.
@@ -45,9 +41,9 @@ TAO_INLINE void quantize_range(const AffineCall& c, uint64_t b, uint64_t e) {
   const AffineScheme sc = c.scheme;
   for (uint64_t i = b; i < e;) {
     const uint64_t q = affine_qindex(c.geo, i), end = run_end(c.geo, q, i, e);
-    const Params p = load_params(c, q);
+    const AffineBlock p = load_params(c, q);
     for (; i < end; ++i)
-      out[i] = Dt<OUT>::from_f32(affine_quantize_value(Dt<IN>::to_f32(in[i]), p.s, p.zp, sc));
+      out[i] = Dt<OUT>::from_f32(affine_quantize_value(Dt<IN>::to_f32(in[i]), p, sc));
   }
 }
 
@@ -58,9 +54,9 @@ TAO_INLINE void dequantize_range(const AffineCall& c, uint64_t b, uint64_t e) {
   const AffineScheme sc = c.scheme;
   for (uint64_t i = b; i < e;) {
     const uint64_t q = affine_qindex(c.geo, i), end = run_end(c.geo, q, i, e);
-    const Params p = load_params(c, q);
+    const AffineBlock p = load_params(c, q);
     for (; i < end; ++i)
-      out[i] = Dt<OUT>::from_f32(affine_dequantize_value(Dt<IN>::to_f32(in[i]), p.s, p.zp, sc));
+      out[i] = Dt<OUT>::from_f32(affine_dequantize_value(Dt<IN>::to_f32(in[i]), p, sc));
   }
 }
 
@@ -71,11 +67,11 @@ TAO_INLINE void fake_range(const AffineCall& c, uint64_t b, uint64_t e) {
   const AffineScheme sc = c.scheme;
   for (uint64_t i = b; i < e;) {
     const uint64_t q = affine_qindex(c.geo, i), end = run_end(c.geo, q, i, e);
-    const Params p = load_params(c, q);
+    const AffineBlock p = load_params(c, q);
     for (; i < end; ++i) {
-      const float v = target_round(affine_quantize_value(Dt<IN>::to_f32(in[i]), p.s, p.zp, sc),
+      const float v = target_round(affine_quantize_value(Dt<IN>::to_f32(in[i]), p, sc),
                                    sc.target);
-      out[i] = Dt<OUT>::from_f32(affine_dequantize_value(v, p.s, p.zp, sc));
+      out[i] = Dt<OUT>::from_f32(affine_dequantize_value(v, p, sc));
     }
   }
 }

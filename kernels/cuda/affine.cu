@@ -1,8 +1,8 @@
 // CUDA affine quantization primitives. Formulas: kernels/common/affine.h (shared with the CPU, so
 // results are bit-identical). Memory-bound, so the kernels are shaped for bandwidth:
-//  - quantize / dequantize / fake: one thread handles 8 consecutive elements with vector loads
-//    and stores; when the geometry is 1-D and the block size is a multiple of 8 the 8 elements
-//    share one (scale, zero point), loaded once. Otherwise one element per thread.
+//  - quantize / dequantize / fake: a thread handles 16-byte vectors of input (8 bf16, 16 int8)
+//    with vector stores; when the geometry is 1-D and the block size is a multiple of the vector
+//    the vector shares one (scale, zero point), loaded once. Otherwise one element per thread.
 //  - choose_qparams: blocks of up to kWarpGroupMax elements get a segment of 4 to 32 lanes each
 //    (one 16-byte load per lane per pass, shuffle-reduce, the first lane writes scale and zero
 //    point). Larger blocks
@@ -20,17 +20,13 @@ namespace cuda {
 
 namespace {
 
-constexpr int V = 8;                     // elements per thread in vector paths
+constexpr int V = 8;                     // elements per lane-vector in choose_qparams
 constexpr uint64_t kWarpGroupMax = 8192; // largest block reduced by a single warp
 constexpr uint64_t kChunk = 256 * V * 8; // elements per CTA in the split reduction
 
-struct Qp {
-  float s, zp;
-};
-
-__device__ __forceinline__ Qp load_qp(const AffineCall& c, uint64_t q) {
-  return {load_as_f32(c.scale, c.scale_dtype, q),
-          c.zero_point ? load_as_f32(c.zero_point, c.zero_point_dtype, q) : 0.0f};
+__device__ __forceinline__ AffineBlock load_qp(const AffineCall& c, uint64_t q) {
+  return affine_block(load_as_f32(c.scale, c.scale_dtype, q),
+                      c.zero_point ? load_as_f32(c.zero_point, c.zero_point_dtype, q) : 0.0f, c.scheme);
 }
 
 // Value a fake-quantized element takes after storage in the target type (float8 keeps only its
@@ -43,46 +39,60 @@ __device__ __forceinline__ float fake_round(float q, int target) {
 
 // One element of each elementwise op.
 template <AffineOp OP, int IN, int OUT>
-__device__ __forceinline__ typename Dt<OUT>::T apply(typename Dt<IN>::T x, const Qp& p, const AffineScheme& sc) {
+__device__ __forceinline__ typename Dt<OUT>::T apply(typename Dt<IN>::T x, const AffineBlock& p, const AffineScheme& sc) {
   const float v = Dt<IN>::to_f32(x);
   if constexpr (OP == AffineOp::Quantize) {
-    return Dt<OUT>::from_f32(affine_quantize_value(v, p.s, p.zp, sc));
+    return Dt<OUT>::from_f32(affine_quantize_value(v, p, sc));
   } else if constexpr (OP == AffineOp::Dequantize) {
-    return Dt<OUT>::from_f32(affine_dequantize_value(v, p.s, p.zp, sc));
+    return Dt<OUT>::from_f32(affine_dequantize_value(v, p, sc));
   } else {
-    const float q = fake_round(affine_quantize_value(v, p.s, p.zp, sc), sc.target);
-    return Dt<OUT>::from_f32(affine_dequantize_value(q, p.s, p.zp, sc));
+    const float q = fake_round(affine_quantize_value(v, p, sc), sc.target);
+    return Dt<OUT>::from_f32(affine_dequantize_value(q, p, sc));
   }
 }
 
-// Vector path: requires nd == 1, group % V == 0 and aligned buffers. Each thread handles two
-// vectors per iteration (both loads in flight before any math); Index is uint32_t whenever the
-// vector count fits, because the per-vector block index is a division and 64-bit division is a
-// long software sequence on the GPU.
+// Elements per thread-vector of the elementwise kernels: one 16-byte load of the input.
+template <int IN>
+constexpr int elem_vec() {
+  return (int)(16 / sizeof(typename Dt<IN>::T));
+}
+
+// Vector path: requires nd == 1, group % elem_vec<IN>() == 0 and aligned buffers. Each thread
+// issues U vector loads before any math (a memory-bound kernel needs many bytes in flight per SM);
+// Index is uint32_t whenever the vector count fits, because the per-vector block index is a
+// division and 64-bit division is a long software sequence on the GPU.
+constexpr int U = 4;
+
+// Vectors in flight per thread: U, halved for 1-byte inputs whose 16-element vectors make twice
+// the output registers (keeps those kernels near 48 registers, full occupancy).
+template <int IN>
+constexpr int elem_unroll() {
+  return sizeof(typename Dt<IN>::T) == 1 ? U / 2 : U;
+}
+
 template <AffineOp OP, int IN, int OUT, class Index>
 __global__ void __launch_bounds__(256) elementwise_vec_kernel(AffineCall c) {
   using TI = typename Dt<IN>::T;
   using TO = typename Dt<OUT>::T;
-  const Vec<TI, V>* __restrict__ in = (const Vec<TI, V>*)c.input;
-  Vec<TO, V>* __restrict__ out = (Vec<TO, V>*)c.output;
-  const Index nvec = (Index)(c.geo.numel / V), vec_per_group = (Index)(c.geo.group / V);
+  constexpr int W = elem_vec<IN>(), UI = elem_unroll<IN>();
+  const Vec<TI, W>* __restrict__ in = (const Vec<TI, W>*)c.input;
+  Vec<TO, W>* __restrict__ out = (Vec<TO, W>*)c.output;
+  const Index nvec = (Index)(c.geo.numel / W), vec_per_group = (Index)(c.geo.group / W);
   const Index stride = (Index)grid_threads();
-  for (Index v = (Index)global_thread(); v < nvec; v += 2 * stride) {
-    const Index v2 = v + stride;
-    const bool has2 = v2 < nvec;
-    const Vec<TI, V> a = in[v];
-    Vec<TI, V> a2;
-    if (has2) a2 = in[v2];
-    const Qp p = load_qp(c, v / vec_per_group);
-    Vec<TO, V> b;
+  for (Index base = (Index)global_thread(); base < nvec; base += UI * stride) {
+    Vec<TI, W> a[UI];
 #pragma unroll
-    for (int k = 0; k < V; ++k) b.v[k] = apply<OP, IN, OUT>(a.v[k], p, c.scheme);
-    out[v] = b;
-    if (has2) {
-      const Qp p2 = load_qp(c, v2 / vec_per_group);
+    for (int u = 0; u < UI; ++u)
+      if (base + u * stride < nvec) a[u] = in[base + u * stride];
 #pragma unroll
-      for (int k = 0; k < V; ++k) b.v[k] = apply<OP, IN, OUT>(a2.v[k], p2, c.scheme);
-      out[v2] = b;
+    for (int u = 0; u < UI; ++u) {
+      const Index v = base + u * stride;
+      if (v >= nvec) break;
+      const AffineBlock p = load_qp(c, v / vec_per_group);
+      Vec<TO, W> b;
+#pragma unroll
+      for (int k = 0; k < W; ++k) b.v[k] = apply<OP, IN, OUT>(a[u].v[k], p, c.scheme);
+      out[v] = b;
     }
   }
 }
@@ -101,12 +111,14 @@ template <AffineOp OP, int IN, int OUT>
 void launch_elementwise(tao_ctx* ctx, const AffineCall& c) {
   using TI = typename Dt<IN>::T;
   using TO = typename Dt<OUT>::T;
-  const bool vec = c.geo.nd == 1 && c.geo.group % V == 0 && aligned_to(c.input, alignof(Vec<TI, V>)) &&
-                   aligned_to(c.output, alignof(Vec<TO, V>));
+  constexpr int W = elem_vec<IN>();
+  const bool vec = c.geo.nd == 1 && c.geo.group % W == 0 && aligned_to(c.input, alignof(Vec<TI, W>)) &&
+                   aligned_to(c.output, alignof(Vec<TO, W>));
   if (vec) {
-    const uint64_t nvec = c.geo.numel / V;
-    const unsigned grid = grid_for(ctx, (nvec + 1) / 2, 256);
-    if (nvec + 2ull * grid * 256 < (1ull << 32)) {
+    const uint64_t nvec = c.geo.numel / W;
+    constexpr int UI = elem_unroll<IN>();
+    const unsigned grid = grid_for(ctx, (nvec + UI - 1) / UI, 256);
+    if (nvec + (uint64_t)UI * grid * 256 < (1ull << 32)) {
       elementwise_vec_kernel<OP, IN, OUT, uint32_t><<<grid, 256, 0, stream_of(ctx)>>>(c);
     } else {
       elementwise_vec_kernel<OP, IN, OUT, uint64_t><<<grid, 256, 0, stream_of(ctx)>>>(c);
@@ -131,16 +143,24 @@ __device__ __forceinline__ void warp_minmax(float& mn, float& mx) {
   }
 }
 
-// min/max of in[b, e), by this thread, striding by `stride` threads (VEC: 8-element vectors).
+// min/max of in[b, e), by this thread, striding by `stride` threads (VEC: 8-element vectors, U
+// loads in flight per round).
 template <int IN, bool VEC>
 __device__ __forceinline__ void thread_minmax(const typename Dt<IN>::T* __restrict__ in, uint64_t b, uint64_t e,
                                               uint64_t first, uint64_t stride, float& mn, float& mx) {
   using TI = typename Dt<IN>::T;
   if (VEC) {
-    for (uint64_t j = b + first * V; j < e; j += stride * V) {
-      const Vec<TI, V> a = *(const Vec<TI, V>*)(in + j);
+    for (uint64_t j = b + first * V; j < e; j += U * stride * V) {
+      Vec<TI, V> a[U];
 #pragma unroll
-      for (int k = 0; k < V; ++k) minmax_step(Dt<IN>::to_f32(a.v[k]), mn, mx);
+      for (int u = 0; u < U; ++u)
+        if (j + u * stride * V < e) a[u] = *(const Vec<TI, V>*)(in + j + u * stride * V);
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        if (j + u * stride * V >= e) break;
+#pragma unroll
+        for (int k = 0; k < V; ++k) minmax_step(Dt<IN>::to_f32(a[u].v[k]), mn, mx);
+      }
     }
   } else {
     for (uint64_t j = b + first; j < e; j += stride) minmax_step(Dt<IN>::to_f32(in[j]), mn, mx);
