@@ -58,20 +58,44 @@ TAO_HD AffineBlock affine_block(float s, float zp, const AffineScheme& sc) {
   return {s, zp, div_rn(1.0f, s), sub_rn(zp, mul_rn(s, sc.mid))};
 }
 
+// rint(t / s), the division correctly rounded as in torchao. On the GPU, where IEEE division is a
+// long sequence, t * (1 / s) is within 3 ulps of fl(t / s), so both round to the same integer
+// unless a half-integer lies that close; only then is the exact division done. The result is the
+// same as the plain division bit for bit (the CPU keeps the division, which it vectorizes).
+TAO_HD float rint_div(float t, float s, float inv_s) {
+#if defined(__CUDA_ARCH__)
+  const float d = mul_rn(t, inv_s), r = rint_f(d);
+  if (fabsf(fabsf(sub_rn(d, r)) - 0.5f) > 4e-7f * fabsf(d)) return r;
+#else
+  (void)inv_s;
+#endif
+  return rint_f(div_rn(t, s));
+}
+
 // Quantized value of x as a float (an integer in [qmin, qmax] for integer targets; the f32 value
-// of the float8 code for float8 targets, which the caller stores with the f8 encoder).
+// of the float8 code for float8 targets, which the caller stores with the f8 encoder), for a
+// zero-point domain and target kind known at compile time (kernels specialize on them).
 // NaN -> clamp(0, qmin, qmax) for integer targets.
-TAO_HD float affine_quantize_value(float x, const AffineBlock& b, const AffineScheme& sc) {
-  if (sc.f8) return div_rn(x, b.s);
+template <int Domain, bool F8>
+TAO_HD float affine_quantize_as(float x, const AffineBlock& b, const AffineScheme& sc) {
+  if (F8) return div_rn(x, b.s);
   float q;
-  if (sc.domain == TAO_ZERO_POINT_FLOAT) {
-    q = rint_f(div_rn(sub_rn(x, b.min_val), b.s));
+  if (Domain == TAO_ZERO_POINT_FLOAT) {
+    q = rint_div(sub_rn(x, b.min_val), b.s, b.inv_s);
   } else {
     q = rint_f(mul_rn(x, b.inv_s));
-    if (sc.domain == TAO_ZERO_POINT_INT) q = add_rn(q, b.zp);
+    if (Domain == TAO_ZERO_POINT_INT) q = add_rn(q, b.zp);
   }
   if (q != q) q = 0.0f;
   return clampf(q, sc.qmin, sc.qmax);
+}
+
+// affine_quantize_as with the domain and target kind of the scheme, chosen at run time.
+TAO_HD float affine_quantize_value(float x, const AffineBlock& b, const AffineScheme& sc) {
+  if (sc.f8) return affine_quantize_as<TAO_ZERO_POINT_NONE, true>(x, b, sc);
+  if (sc.domain == TAO_ZERO_POINT_FLOAT) return affine_quantize_as<TAO_ZERO_POINT_FLOAT, false>(x, b, sc);
+  if (sc.domain == TAO_ZERO_POINT_INT) return affine_quantize_as<TAO_ZERO_POINT_INT, false>(x, b, sc);
+  return affine_quantize_as<TAO_ZERO_POINT_NONE, false>(x, b, sc);
 }
 
 // Float value of quantized q (q already decoded to f32).

@@ -37,12 +37,17 @@ __device__ __forceinline__ float fake_round(float q, int target) {
   return q;
 }
 
-// One element of each elementwise op.
-template <AffineOp OP, int IN, int OUT>
+// One element of each elementwise op. DOM is the zero-point domain for quantize (the kernels are
+// specialized on it: no per-element domain branches, less code, fewer registers); -1 elsewhere.
+template <AffineOp OP, int IN, int OUT, int DOM>
 __device__ __forceinline__ typename Dt<OUT>::T apply(typename Dt<IN>::T x, const AffineBlock& p, const AffineScheme& sc) {
   const float v = Dt<IN>::to_f32(x);
-  if constexpr (OP == AffineOp::Quantize) {
-    return Dt<OUT>::from_f32(affine_quantize_value(v, p, sc));
+  if constexpr (OP == AffineOp::Quantize && !Dt<OUT>::is_float) {
+    // The value is an integer inside [qmin, qmax], inside OUT's range: convert directly instead of
+    // through the saturating NaN-checking from_f32.
+    return (typename Dt<OUT>::T)__float2int_rz(affine_quantize_as<DOM, false>(v, p, sc));
+  } else if constexpr (OP == AffineOp::Quantize) {
+    return Dt<OUT>::from_f32(affine_quantize_as<TAO_ZERO_POINT_NONE, true>(v, p, sc));
   } else if constexpr (OP == AffineOp::Dequantize) {
     return Dt<OUT>::from_f32(affine_dequantize_value(v, p, sc));
   } else {
@@ -58,56 +63,58 @@ constexpr int elem_vec() {
 }
 
 // Vector path: requires nd == 1, group % elem_vec<IN>() == 0 and aligned buffers. Each thread
-// issues U vector loads before any math (a memory-bound kernel needs many bytes in flight per SM);
+// handles U vectors per round and issues all their loads, data and block parameters, before any
+// math, so a round costs one memory latency, not one for the data plus one for the parameters.
 // Index is uint32_t whenever the vector count fits, because the per-vector block index is a
 // division and 64-bit division is a long software sequence on the GPU.
-constexpr int U = 4;
+constexpr int U = 2;
 
-// Vectors in flight per thread: U, halved for 1-byte inputs whose 16-element vectors make twice
-// the output registers (keeps those kernels near 48 registers, full occupancy).
-template <int IN>
-constexpr int elem_unroll() {
-  return sizeof(typename Dt<IN>::T) == 1 ? U / 2 : U;
-}
-
-template <AffineOp OP, int IN, int OUT, class Index>
+template <AffineOp OP, int IN, int OUT, int DOM, class Index>
 __global__ void __launch_bounds__(256) elementwise_vec_kernel(AffineCall c) {
   using TI = typename Dt<IN>::T;
   using TO = typename Dt<OUT>::T;
-  constexpr int W = elem_vec<IN>(), UI = elem_unroll<IN>();
+  constexpr int W = elem_vec<IN>();
   const Vec<TI, W>* __restrict__ in = (const Vec<TI, W>*)c.input;
   Vec<TO, W>* __restrict__ out = (Vec<TO, W>*)c.output;
   const Index nvec = (Index)(c.geo.numel / W), vec_per_group = (Index)(c.geo.group / W);
   const Index stride = (Index)grid_threads();
-  for (Index base = (Index)global_thread(); base < nvec; base += UI * stride) {
-    Vec<TI, W> a[UI];
+  for (Index base = (Index)global_thread(); base < nvec; base += U * stride) {
+    Vec<TI, W> a[U];
+    float s[U], zp[U];
 #pragma unroll
-    for (int u = 0; u < UI; ++u)
-      if (base + u * stride < nvec) a[u] = in[base + u * stride];
+    for (int u = 0; u < U; ++u) {
+      const Index v = base + u * stride;
+      if (v < nvec) {
+        a[u] = in[v];
+        const Index q = v / vec_per_group;
+        s[u] = load_as_f32(c.scale, c.scale_dtype, q);
+        zp[u] = c.zero_point ? load_as_f32(c.zero_point, c.zero_point_dtype, q) : 0.0f;
+      }
+    }
 #pragma unroll
-    for (int u = 0; u < UI; ++u) {
+    for (int u = 0; u < U; ++u) {
       const Index v = base + u * stride;
       if (v >= nvec) break;
-      const AffineBlock p = load_qp(c, v / vec_per_group);
+      const AffineBlock p = affine_block(s[u], zp[u], c.scheme);
       Vec<TO, W> b;
 #pragma unroll
-      for (int k = 0; k < W; ++k) b.v[k] = apply<OP, IN, OUT>(a[u].v[k], p, c.scheme);
+      for (int k = 0; k < W; ++k) b.v[k] = apply<OP, IN, OUT, DOM>(a[u].v[k], p, c.scheme);
       out[v] = b;
     }
   }
 }
 
-template <AffineOp OP, int IN, int OUT>
+template <AffineOp OP, int IN, int OUT, int DOM>
 __global__ void __launch_bounds__(256) elementwise_scalar_kernel(AffineCall c) {
   using TI = typename Dt<IN>::T;
   using TO = typename Dt<OUT>::T;
   const TI* __restrict__ in = (const TI*)c.input;
   TO* __restrict__ out = (TO*)c.output;
   for (uint64_t i = global_thread(); i < c.geo.numel; i += grid_threads())
-    out[i] = apply<OP, IN, OUT>(in[i], load_qp(c, affine_qindex(c.geo, i)), c.scheme);
+    out[i] = apply<OP, IN, OUT, DOM>(in[i], load_qp(c, affine_qindex(c.geo, i)), c.scheme);
 }
 
-template <AffineOp OP, int IN, int OUT>
+template <AffineOp OP, int IN, int OUT, int DOM>
 void launch_elementwise(tao_ctx* ctx, const AffineCall& c) {
   using TI = typename Dt<IN>::T;
   using TO = typename Dt<OUT>::T;
@@ -116,15 +123,28 @@ void launch_elementwise(tao_ctx* ctx, const AffineCall& c) {
                    aligned_to(c.output, alignof(Vec<TO, W>));
   if (vec) {
     const uint64_t nvec = c.geo.numel / W;
-    constexpr int UI = elem_unroll<IN>();
-    const unsigned grid = grid_for(ctx, (nvec + UI - 1) / UI, 256);
-    if (nvec + (uint64_t)UI * grid * 256 < (1ull << 32)) {
-      elementwise_vec_kernel<OP, IN, OUT, uint32_t><<<grid, 256, 0, stream_of(ctx)>>>(c);
+    const unsigned grid = grid_for(ctx, (nvec + U - 1) / U, 256);
+    if (nvec + (uint64_t)U * grid * 256 < (1ull << 32)) {
+      elementwise_vec_kernel<OP, IN, OUT, DOM, uint32_t><<<grid, 256, 0, stream_of(ctx)>>>(c);
     } else {
-      elementwise_vec_kernel<OP, IN, OUT, uint64_t><<<grid, 256, 0, stream_of(ctx)>>>(c);
+      elementwise_vec_kernel<OP, IN, OUT, DOM, uint64_t><<<grid, 256, 0, stream_of(ctx)>>>(c);
     }
   } else {
-    elementwise_scalar_kernel<OP, IN, OUT><<<grid_for(ctx, c.geo.numel, 256), 256, 0, stream_of(ctx)>>>(c);
+    elementwise_scalar_kernel<OP, IN, OUT, DOM><<<grid_for(ctx, c.geo.numel, 256), 256, 0, stream_of(ctx)>>>(c);
+  }
+}
+
+// Quantize, specialized on the zero-point domain (float8 targets have none).
+template <int IN, int OUT>
+void launch_quantize(tao_ctx* ctx, const AffineCall& c) {
+  if constexpr (Dt<OUT>::is_float) {
+    launch_elementwise<AffineOp::Quantize, IN, OUT, TAO_ZERO_POINT_NONE>(ctx, c);
+  } else if (c.scheme.domain == TAO_ZERO_POINT_INT) {
+    launch_elementwise<AffineOp::Quantize, IN, OUT, TAO_ZERO_POINT_INT>(ctx, c);
+  } else if (c.scheme.domain == TAO_ZERO_POINT_FLOAT) {
+    launch_elementwise<AffineOp::Quantize, IN, OUT, TAO_ZERO_POINT_FLOAT>(ctx, c);
+  } else {
+    launch_elementwise<AffineOp::Quantize, IN, OUT, TAO_ZERO_POINT_NONE>(ctx, c);
   }
 }
 
@@ -143,24 +163,16 @@ __device__ __forceinline__ void warp_minmax(float& mn, float& mx) {
   }
 }
 
-// min/max of in[b, e), by this thread, striding by `stride` threads (VEC: 8-element vectors, U
-// loads in flight per round).
+// min/max of in[b, e), by this thread, striding by `stride` threads (VEC: 8-element vectors).
 template <int IN, bool VEC>
 __device__ __forceinline__ void thread_minmax(const typename Dt<IN>::T* __restrict__ in, uint64_t b, uint64_t e,
                                               uint64_t first, uint64_t stride, float& mn, float& mx) {
   using TI = typename Dt<IN>::T;
   if (VEC) {
-    for (uint64_t j = b + first * V; j < e; j += U * stride * V) {
-      Vec<TI, V> a[U];
+    for (uint64_t j = b + first * V; j < e; j += stride * V) {
+      const Vec<TI, V> a = *(const Vec<TI, V>*)(in + j);
 #pragma unroll
-      for (int u = 0; u < U; ++u)
-        if (j + u * stride * V < e) a[u] = *(const Vec<TI, V>*)(in + j + u * stride * V);
-#pragma unroll
-      for (int u = 0; u < U; ++u) {
-        if (j + u * stride * V >= e) break;
-#pragma unroll
-        for (int k = 0; k < V; ++k) minmax_step(Dt<IN>::to_f32(a[u].v[k]), mn, mx);
-      }
+      for (int k = 0; k < V; ++k) minmax_step(Dt<IN>::to_f32(a.v[k]), mn, mx);
     }
   } else {
     for (uint64_t j = b + first; j < e; j += stride) minmax_step(Dt<IN>::to_f32(in[j]), mn, mx);
@@ -307,11 +319,11 @@ tao_status affine(tao_ctx* ctx, AffineOp op, const AffineCall& c) {
     return s;
   }
   if (op == AffineOp::Quantize) {
-    TAO_SWITCH_WIDE_FLOAT(c.input_dtype, I, TAO_SWITCH_QUANTIZED(c.output_dtype, O, launch_elementwise<AffineOp::Quantize, I, O>(ctx, c)));
+    TAO_SWITCH_WIDE_FLOAT(c.input_dtype, I, TAO_SWITCH_QUANTIZED(c.output_dtype, O, launch_quantize<I, O>(ctx, c)));
   } else if (op == AffineOp::Dequantize) {
-    TAO_SWITCH_QUANTIZED(c.input_dtype, I, TAO_SWITCH_WIDE_FLOAT(c.output_dtype, O, launch_elementwise<AffineOp::Dequantize, I, O>(ctx, c)));
+    TAO_SWITCH_QUANTIZED(c.input_dtype, I, TAO_SWITCH_WIDE_FLOAT(c.output_dtype, O, launch_elementwise<AffineOp::Dequantize, I, O, -1>(ctx, c)));
   } else {
-    TAO_SWITCH_WIDE_FLOAT(c.input_dtype, I, TAO_SWITCH_WIDE_FLOAT(c.output_dtype, O, launch_elementwise<AffineOp::Fake, I, O>(ctx, c)));
+    TAO_SWITCH_WIDE_FLOAT(c.input_dtype, I, TAO_SWITCH_WIDE_FLOAT(c.output_dtype, O, launch_elementwise<AffineOp::Fake, I, O, -1>(ctx, c)));
   }
   return check_launch(name);
 }
