@@ -13,8 +13,9 @@ std::atomic<int> g_threads{0};
 }
 
 int max_threads() {
-  int n = g_threads.load();
-  return n > 0 ? n : omp_get_num_procs();
+  static const int procs = omp_get_num_procs();  // a system call: ask once
+  const int n = g_threads.load();
+  return n > 0 ? n : procs;
 }
 
 void set_threads(int n) { g_threads.store(n); }

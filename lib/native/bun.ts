@@ -3,9 +3,14 @@ import { dlopen, ptr, type FFIFunction } from "bun:ffi";
 import { bind } from "./bind.ts";
 import { symbols, type Adapter, type PtrArg } from "./symbols.ts";
 
-/** Bun passes TypedArrays and bigints as pointers directly; an empty TypedArray must become null. */
-function pointer(value: PtrArg): PtrArg {
-  return ArrayBuffer.isView(value) && value.byteLength === 0 ? null : value;
+/**
+ * Bun passes TypedArrays as pointers directly (an empty one must become null). Addresses are
+ * passed as numbers: exact (user-space addresses are below 2^53) and about 150 ns faster per
+ * argument than a bigint.
+ */
+function pointer(value: PtrArg): number | ArrayBufferView | null {
+  if (typeof value === "bigint") return Number(value);
+  return value !== null && value.byteLength === 0 ? null : value;
 }
 
 export const adapter: Adapter = {
