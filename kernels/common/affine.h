@@ -58,18 +58,32 @@ TAO_HD AffineBlock affine_block(float s, float zp, const AffineScheme& sc) {
   return {s, zp, div_rn(1.0f, s), sub_rn(zp, mul_rn(s, sc.mid))};
 }
 
-// rint(t / s), the division correctly rounded as in torchao. On the GPU, where IEEE division is a
-// long sequence, t * (1 / s) is within 3 ulps of fl(t / s), so both round to the same integer
-// unless a half-integer lies that close; only then is the exact division done. The result is the
-// same as the plain division bit for bit (the CPU keeps the division, which it vectorizes).
+// rint(t / s), the division correctly rounded as in torchao, estimated as rint(t * (1 / s)):
+// t * (1 / s) is within 3 ulps of fl(t / s), so both round to the same integer unless a
+// half-integer lies that close. *sure says the estimate is certainly rint(fl(t / s)).
+TAO_HD float rint_div_estimate(float t, float inv_s, bool* sure) {
+  const float d = mul_rn(t, inv_s), r = rint_f(d);
+  *sure = abs_f(abs_f(sub_rn(d, r)) - 0.5f) > 4e-7f * abs_f(d);
+  return r;
+}
+
+// rint(t / s), bit for bit. The GPU, where IEEE division is a long sequence, takes the estimate
+// when it is sure; the CPU keeps the division, which it vectorizes.
 TAO_HD float rint_div(float t, float s, float inv_s) {
 #if defined(__CUDA_ARCH__)
-  const float d = mul_rn(t, inv_s), r = rint_f(d);
-  if (fabsf(fabsf(sub_rn(d, r)) - 0.5f) > 4e-7f * fabsf(d)) return r;
+  bool sure;
+  const float r = rint_div_estimate(t, inv_s, &sure);
+  if (sure) return r;
 #else
   (void)inv_s;
 #endif
   return rint_f(div_rn(t, s));
+}
+
+// A rounded quantized value brought into range: NaN -> 0, then clamp to [qmin, qmax].
+TAO_HD float affine_clamp_q(float q, const AffineScheme& sc) {
+  if (q != q) q = 0.0f;
+  return clampf(q, sc.qmin, sc.qmax);
 }
 
 // Quantized value of x as a float (an integer in [qmin, qmax] for integer targets; the f32 value
@@ -86,8 +100,7 @@ TAO_HD float affine_quantize_as(float x, const AffineBlock& b, const AffineSchem
     q = rint_f(mul_rn(x, b.inv_s));
     if (Domain == TAO_ZERO_POINT_INT) q = add_rn(q, b.zp);
   }
-  if (q != q) q = 0.0f;
-  return clampf(q, sc.qmin, sc.qmax);
+  return affine_clamp_q(q, sc);
 }
 
 // affine_quantize_as with the domain and target kind of the scheme, chosen at run time.

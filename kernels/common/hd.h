@@ -60,6 +60,7 @@ TAO_HD float sub_rn(float a, float b) { return __fsub_rn(a, b); }
 TAO_HD float div_rn(float a, float b) { return __fdiv_rn(a, b); }
 TAO_HD float rint_f(float a) { return rintf(a); }
 TAO_HD float fma_f(float a, float b, float c) { return __fmaf_rn(a, b, c); }
+TAO_HD float abs_f(float a) { return fabsf(a); }
 TAO_HD double dmul(double a, double b) { return __dmul_rn(a, b); }
 TAO_HD double dadd(double a, double b) { return __dadd_rn(a, b); }
 TAO_HD double dsub(double a, double b) { return __dsub_rn(a, b); }
@@ -72,6 +73,7 @@ TAO_HD float sub_rn(float a, float b) { return a - b; }
 TAO_HD float div_rn(float a, float b) { return a / b; }
 TAO_HD float rint_f(float a) { return __builtin_rintf(a); }
 TAO_HD float fma_f(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+TAO_HD float abs_f(float a) { return __builtin_fabsf(a); }
 TAO_HD double dmul(double a, double b) { return a * b; }
 TAO_HD double dadd(double a, double b) { return a + b; }
 TAO_HD double dsub(double a, double b) { return a - b; }
