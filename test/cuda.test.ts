@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import {
   chooseQParamsAffine, Context, CopyKind, MappingType, dequantizeAffine, DTYPES, Event, fakeQuantizeAffine, fromArray, full,
-  quantizeAffine, rand, randn, targetInfo, type DType, type Tensor,
+  quantizeAffine, rand, randn, targetInfo, ZeroPointDomain, type DType, type Tensor,
 } from "../lib/index.ts";
 import { freshSeed, hasCuda, mismatches, noCudaReason, normals, rng } from "./helpers.ts";
 import { affineCases, affineInput } from "./affine_cases.ts";
@@ -78,6 +78,22 @@ describe.skipIf(!hasCuda)(`cuda:0 agrees with the CPU${hasCuda ? "" : ` (skipped
     const on = (d: string) => (d === "cpu" ? { x, q, s, z: z ?? null } : { x: xg, q: qg, s: sg, z: zg ?? null });
     agree((d) => dequantizeAffine(on(d).q, block, on(d).s, on(d).z, c.target, { ...opts, outputDtype: dtype }));
     agree((d) => fakeQuantizeAffine(on(d).x, block, on(d).s, on(d).z, c.target, opts));
+  });
+
+  // The GPU's FLOAT-domain quantize estimates rint((x - min_val) / s) with a reciprocal and falls
+  // back to the exact division near half-integers (kernels/common/affine.h, rint_div). With s = 0.25 and min_val = 0, x on a 1/8 grid
+  // makes every other element an exact tie, so the fallback runs and must match the CPU's division.
+  test("FLOAT-domain quantize at exact ties (reciprocal fallback path)", () => {
+    const shape = [64, 256], block = [1, 32], nq = (64 * 256) / 32;
+    const x = Float32Array.from({ length: 64 * 256 }, (_, i) => ((i * 7) % 129) / 8 - 0.5);
+    using xc = fromArray(x, { shape });
+    using s = full([nq], 0.25), z = full([nq], 2); // min_val = z - s * mid = 2 - 0.25 * 8 = 0
+    const opts = { zeroPointDomain: ZeroPointDomain.FLOAT };
+    using q = quantizeAffine(xc, block, s, z, "uint4", opts);
+    // Reference: rint_half_even((x - 0) / 0.25) clamped to [0, 15].
+    const half = (v: number) => { const f = Math.floor(v); const d = v - f; return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f; };
+    expect(mismatches(q.hostData(), Array.from(x, (v) => Math.min(15, Math.max(0, half(v / 0.25)))))).toEqual([]);
+    agree((d) => onDevice(xc, d, (xd) => onDevice(s, d, (sd) => onDevice(z, d, (zd) => quantizeAffine(xd, block, sd, zd, "uint4", opts)))));
   });
 
   test("graph capture: quantize + dequantize replays on new input", () => {

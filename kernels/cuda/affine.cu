@@ -56,30 +56,6 @@ __device__ __forceinline__ typename Dt<OUT>::T apply(typename Dt<IN>::T x, const
   }
 }
 
-// Quantize of one vector in the FLOAT domain: every element takes the reciprocal estimate of
-// rint((x - min_val) / s); only if one of them is not sure (a value within 3 ulps of a
-// half-integer, rare) does the whole vector redo the exact division. One branch per vector
-// instead of one per element; the same bits as affine_quantize_as<FLOAT>.
-template <int IN, int OUT, int W>
-__device__ __forceinline__ void quantize_float_domain(const Vec<typename Dt<IN>::T, W>& a, Vec<typename Dt<OUT>::T, W>& b,
-                                                      const AffineBlock& p, const AffineScheme& sc) {
-  float t[W], q[W];
-  bool all_sure = true;
-#pragma unroll
-  for (int k = 0; k < W; ++k) {
-    bool sure;
-    t[k] = sub_rn(Dt<IN>::to_f32(a.v[k]), p.min_val);
-    q[k] = rint_div_estimate(t[k], p.inv_s, &sure);
-    all_sure &= sure;
-  }
-  if (!all_sure) {
-#pragma unroll
-    for (int k = 0; k < W; ++k) q[k] = rint_f(div_rn(t[k], p.s));
-  }
-#pragma unroll
-  for (int k = 0; k < W; ++k) b.v[k] = (typename Dt<OUT>::T)__float2int_rz(affine_clamp_q(q[k], sc));
-}
-
 // Elements per thread-vector of the elementwise kernels: one 16-byte load of the input.
 template <int IN>
 constexpr int elem_vec() {
@@ -121,12 +97,8 @@ __global__ void __launch_bounds__(256) elementwise_vec_kernel(AffineCall c) {
       if (v >= nvec) break;
       const AffineBlock p = affine_block(s[u], zp[u], c.scheme);
       Vec<TO, W> b;
-      if constexpr (OP == AffineOp::Quantize && DOM == TAO_ZERO_POINT_FLOAT) {
-        quantize_float_domain<IN, OUT, W>(a[u], b, p, c.scheme);
-      } else {
 #pragma unroll
-        for (int k = 0; k < W; ++k) b.v[k] = apply<OP, IN, OUT, DOM>(a[u].v[k], p, c.scheme);
-      }
+      for (int k = 0; k < W; ++k) b.v[k] = apply<OP, IN, OUT, DOM>(a[u].v[k], p, c.scheme);
       out[v] = b;
     }
   }
