@@ -34,8 +34,10 @@ TAO_INLINE float target_round(float q, int target) {
   return q;
 }
 
-template <int IN, int OUT>
-TAO_INLINE void quantize_range(const AffineCall& c, uint64_t b, uint64_t e) {
+// Quantize with the zero-point domain fixed at compile time, so the inner loop has no branches on
+// it and vectorizes.
+template <int IN, int OUT, int DOM>
+TAO_INLINE void quantize_range_as(const AffineCall& c, uint64_t b, uint64_t e) {
   const auto* in = (const typename Dt<IN>::T*)c.input;
   auto* out = (typename Dt<OUT>::T*)c.output;
   const AffineScheme sc = c.scheme;
@@ -43,7 +45,18 @@ TAO_INLINE void quantize_range(const AffineCall& c, uint64_t b, uint64_t e) {
     const uint64_t q = affine_qindex(c.geo, i), end = run_end(c.geo, q, i, e);
     const AffineBlock p = load_params(c, q);
     for (; i < end; ++i)
-      out[i] = Dt<OUT>::from_f32(affine_quantize_value(Dt<IN>::to_f32(in[i]), p, sc));
+      out[i] = Dt<OUT>::from_f32(affine_quantize_as<DOM, Dt<OUT>::is_float>(Dt<IN>::to_f32(in[i]), p, sc));
+  }
+}
+
+template <int IN, int OUT>
+TAO_INLINE void quantize_range(const AffineCall& c, uint64_t b, uint64_t e) {
+  if (Dt<OUT>::is_float || c.scheme.domain == TAO_ZERO_POINT_NONE) {
+    quantize_range_as<IN, OUT, TAO_ZERO_POINT_NONE>(c, b, e);
+  } else if (c.scheme.domain == TAO_ZERO_POINT_INT) {
+    quantize_range_as<IN, OUT, TAO_ZERO_POINT_INT>(c, b, e);
+  } else {
+    quantize_range_as<IN, OUT, TAO_ZERO_POINT_FLOAT>(c, b, e);
   }
 }
 
