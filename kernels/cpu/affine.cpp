@@ -20,11 +20,17 @@ TAO_INLINE AffineBlock load_params(const AffineCall& c, uint64_t q) {
                       c.zero_point ? load_as_f32(c.zero_point, c.zero_point_dtype, q) : 0.0f, c.scheme);
 }
 
-// End of the run of elements starting at i that share i's qparam index.
-TAO_INLINE uint64_t run_end(const AffineGeometry& g, uint64_t q, uint64_t i, uint64_t e) {
-  if (g.nd != 1) return i + 1;
-  const uint64_t end = (q + 1) * g.group;
-  return end < e ? end : e;
+// Calls body(p, i0, i1) for each run [i0, i1) of [b, e) whose elements share one block, p being
+// that block's parameters. With a collapsed 1-D geometry a run is the rest of a block, so the
+// body's loop is long and vectorizes; otherwise runs are single elements.
+template <class Body>
+TAO_INLINE void for_each_run(const AffineCall& c, uint64_t b, uint64_t e, Body&& body) {
+  for (uint64_t i = b; i < e;) {
+    const uint64_t q = affine_qindex(c.geo, i);
+    const uint64_t end = c.geo.nd == 1 ? std::min(e, (q + 1) * c.geo.group) : i + 1;
+    body(load_params(c, q), i, end);
+    i = end;
+  }
 }
 
 // Value a fake-quantized element takes after storage in the target type.
@@ -41,12 +47,10 @@ TAO_INLINE void quantize_range_as(const AffineCall& c, uint64_t b, uint64_t e) {
   const auto* in = (const typename Dt<IN>::T*)c.input;
   auto* out = (typename Dt<OUT>::T*)c.output;
   const AffineScheme sc = c.scheme;
-  for (uint64_t i = b; i < e;) {
-    const uint64_t q = affine_qindex(c.geo, i), end = run_end(c.geo, q, i, e);
-    const AffineBlock p = load_params(c, q);
-    for (; i < end; ++i)
+  for_each_run(c, b, e, [&](const AffineBlock& p, uint64_t i0, uint64_t i1) {
+    for (uint64_t i = i0; i < i1; ++i)
       out[i] = Dt<OUT>::from_f32(affine_quantize_as<DOM, Dt<OUT>::is_float>(Dt<IN>::to_f32(in[i]), p, sc));
-  }
+  });
 }
 
 template <int IN, int OUT>
@@ -65,12 +69,10 @@ TAO_INLINE void dequantize_range(const AffineCall& c, uint64_t b, uint64_t e) {
   const auto* in = (const typename Dt<IN>::T*)c.input;
   auto* out = (typename Dt<OUT>::T*)c.output;
   const AffineScheme sc = c.scheme;
-  for (uint64_t i = b; i < e;) {
-    const uint64_t q = affine_qindex(c.geo, i), end = run_end(c.geo, q, i, e);
-    const AffineBlock p = load_params(c, q);
-    for (; i < end; ++i)
+  for_each_run(c, b, e, [&](const AffineBlock& p, uint64_t i0, uint64_t i1) {
+    for (uint64_t i = i0; i < i1; ++i)
       out[i] = Dt<OUT>::from_f32(affine_dequantize_value(Dt<IN>::to_f32(in[i]), p, sc));
-  }
+  });
 }
 
 template <int IN, int OUT>
@@ -78,15 +80,12 @@ TAO_INLINE void fake_range(const AffineCall& c, uint64_t b, uint64_t e) {
   const auto* in = (const typename Dt<IN>::T*)c.input;
   auto* out = (typename Dt<OUT>::T*)c.output;
   const AffineScheme sc = c.scheme;
-  for (uint64_t i = b; i < e;) {
-    const uint64_t q = affine_qindex(c.geo, i), end = run_end(c.geo, q, i, e);
-    const AffineBlock p = load_params(c, q);
-    for (; i < end; ++i) {
-      const float v = target_round(affine_quantize_value(Dt<IN>::to_f32(in[i]), p, sc),
-                                   sc.target);
+  for_each_run(c, b, e, [&](const AffineBlock& p, uint64_t i0, uint64_t i1) {
+    for (uint64_t i = i0; i < i1; ++i) {
+      const float v = target_round(affine_quantize_value(Dt<IN>::to_f32(in[i]), p, sc), sc.target);
       out[i] = Dt<OUT>::from_f32(affine_dequantize_value(v, p, sc));
     }
-  }
+  });
 }
 
 TAO_CPU_CLONES void elementwise_chunk(AffineOp op, const AffineCall& c, uint64_t b, uint64_t e) {
