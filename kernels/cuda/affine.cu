@@ -56,33 +56,40 @@ __device__ __forceinline__ typename Dt<OUT>::T apply(typename Dt<IN>::T x, const
   }
 }
 
-// Elements per thread-vector of the elementwise kernels: one 16-byte load of the input.
-template <int IN>
+constexpr int U = 2;  // vectors per thread per round in the elementwise kernels
+
+// Elements per thread-vector of the elementwise kernels: one 16-byte load of the input, two for
+// quantize (its per-vector work — block index, parameters, 1/s — is then spread over 16 bf16).
+template <AffineOp OP, int IN>
 constexpr int elem_vec() {
-  return (int)(16 / sizeof(typename Dt<IN>::T));
+  return (int)((OP == AffineOp::Quantize ? 32 : 16) / sizeof(typename Dt<IN>::T));
 }
 
-// Vector path: requires nd == 1, group % elem_vec<IN>() == 0 and aligned buffers. Each thread
-// handles U vectors per round and issues all their loads, data and block parameters, before any
+// Vectors per thread per round (loads in flight): U, or 1 for quantize's double-width vectors.
+template <AffineOp OP>
+constexpr int vec_slots() {
+  return OP == AffineOp::Quantize ? 1 : U;
+}
+
+// Vector path: requires nd == 1, group % elem_vec<OP, IN>() == 0 and aligned buffers. Each thread
+// handles vec_slots vectors per round and issues all their loads, data and block parameters, before any
 // math, so a round costs one memory latency, not one for the data plus one for the parameters.
 // Index is uint32_t whenever the vector count fits, because the per-vector block index is a
 // division and 64-bit division is a long software sequence on the GPU.
-constexpr int U = 2;
-
 template <AffineOp OP, int IN, int OUT, int DOM, class Index>
 __global__ void __launch_bounds__(256) elementwise_vec_kernel(AffineCall c) {
   using TI = typename Dt<IN>::T;
   using TO = typename Dt<OUT>::T;
-  constexpr int W = elem_vec<IN>();
+  constexpr int W = elem_vec<OP, IN>(), S = vec_slots<OP>();
   const Vec<TI, W>* __restrict__ in = (const Vec<TI, W>*)c.input;
   Vec<TO, W>* __restrict__ out = (Vec<TO, W>*)c.output;
   const Index nvec = (Index)(c.geo.numel / W), vec_per_group = (Index)(c.geo.group / W);
   const Index stride = (Index)grid_threads();
-  for (Index base = (Index)global_thread(); base < nvec; base += U * stride) {
-    Vec<TI, W> a[U];
-    float s[U], zp[U];
+  for (Index base = (Index)global_thread(); base < nvec; base += S * stride) {
+    Vec<TI, W> a[S];
+    float s[S], zp[S];
 #pragma unroll
-    for (int u = 0; u < U; ++u) {
+    for (int u = 0; u < S; ++u) {
       const Index v = base + u * stride;
       if (v < nvec) {
         a[u] = in[v];
@@ -92,7 +99,7 @@ __global__ void __launch_bounds__(256) elementwise_vec_kernel(AffineCall c) {
       }
     }
 #pragma unroll
-    for (int u = 0; u < U; ++u) {
+    for (int u = 0; u < S; ++u) {
       const Index v = base + u * stride;
       if (v >= nvec) break;
       const AffineBlock p = affine_block(s[u], zp[u], c.scheme);
@@ -118,13 +125,14 @@ template <AffineOp OP, int IN, int OUT, int DOM>
 void launch_elementwise(tao_ctx* ctx, const AffineCall& c) {
   using TI = typename Dt<IN>::T;
   using TO = typename Dt<OUT>::T;
-  constexpr int W = elem_vec<IN>();
+  constexpr int W = elem_vec<OP, IN>();
   const bool vec = c.geo.nd == 1 && c.geo.group % W == 0 && aligned_to(c.input, alignof(Vec<TI, W>)) &&
                    aligned_to(c.output, alignof(Vec<TO, W>));
   if (vec) {
     const uint64_t nvec = c.geo.numel / W;
-    const unsigned grid = grid_for(ctx, (nvec + U - 1) / U, 256);
-    if (nvec + (uint64_t)U * grid * 256 < (1ull << 32)) {
+    constexpr int S = vec_slots<OP>();
+    const unsigned grid = grid_for(ctx, (nvec + S - 1) / S, 256);
+    if (nvec + (uint64_t)S * grid * 256 < (1ull << 32)) {
       elementwise_vec_kernel<OP, IN, OUT, DOM, uint32_t><<<grid, 256, 0, stream_of(ctx)>>>(c);
     } else {
       elementwise_vec_kernel<OP, IN, OUT, DOM, uint64_t><<<grid, 256, 0, stream_of(ctx)>>>(c);
