@@ -118,11 +118,12 @@ TAO_HD float affine_dequantize_value(float q, const AffineBlock& b, const Affine
   return mul_rn(q, b.s);
 }
 
-// Round-trips a quantized float value through the target's storage encoding (float8 codes keep
-// only their representable values; integers are already exact).
-template <int Target>
-TAO_HD float affine_target_round(float q) {
-  return Dt<Target>::to_f32(Dt<Target>::from_f32(q));
+// The value a quantized element keeps once stored in the target type: float8 keeps only its
+// representable values (encode, decode); integers are exact already. Used by fake-quantize.
+TAO_HD float affine_target_round(float q, int target) {
+  if (target == TAO_F8E4M3FN) return e4m3_to_f32(f32_to_e4m3(q));
+  if (target == TAO_F8E5M2) return e5m2_to_f32(f32_to_e5m2(q));
+  return q;
 }
 
 // scale and zero point of one block from its min and max.

@@ -33,13 +33,6 @@ TAO_INLINE void for_each_run(const AffineCall& c, uint64_t b, uint64_t e, Body&&
   }
 }
 
-// Value a fake-quantized element takes after storage in the target type.
-TAO_INLINE float target_round(float q, int target) {
-  if (target == TAO_F8E4M3FN) return affine_target_round<TAO_F8E4M3FN>(q);
-  if (target == TAO_F8E5M2) return affine_target_round<TAO_F8E5M2>(q);
-  return q;
-}
-
 // Quantize with the zero-point domain fixed at compile time, so the inner loop has no branches on
 // it and vectorizes.
 template <int IN, int OUT, int DOM>
@@ -82,7 +75,7 @@ TAO_INLINE void fake_range(const AffineCall& c, uint64_t b, uint64_t e) {
   const AffineScheme sc = c.scheme;
   for_each_run(c, b, e, [&](const AffineBlock& p, uint64_t i0, uint64_t i1) {
     for (uint64_t i = i0; i < i1; ++i) {
-      const float v = target_round(affine_quantize_value(Dt<IN>::to_f32(in[i]), p, sc), sc.target);
+      const float v = affine_target_round(affine_quantize_value(Dt<IN>::to_f32(in[i]), p, sc), sc.target);
       out[i] = Dt<OUT>::from_f32(affine_dequantize_value(v, p, sc));
     }
   });

@@ -29,14 +29,6 @@ __device__ __forceinline__ AffineBlock load_qp(const AffineCall& c, uint64_t q) 
                       c.zero_point ? load_as_f32(c.zero_point, c.zero_point_dtype, q) : 0.0f, c.scheme);
 }
 
-// Value a fake-quantized element takes after storage in the target type (float8 keeps only its
-// representable values; integers are exact already).
-__device__ __forceinline__ float fake_round(float q, int target) {
-  if (target == TAO_F8E4M3FN) return affine_target_round<TAO_F8E4M3FN>(q);
-  if (target == TAO_F8E5M2) return affine_target_round<TAO_F8E5M2>(q);
-  return q;
-}
-
 // One element of each elementwise op. DOM is the zero-point domain for quantize (the kernels are
 // specialized on it: no per-element domain branches, less code, fewer registers); -1 elsewhere.
 template <AffineOp OP, int IN, int OUT, int DOM>
@@ -51,7 +43,7 @@ __device__ __forceinline__ typename Dt<OUT>::T apply(typename Dt<IN>::T x, const
   } else if constexpr (OP == AffineOp::Dequantize) {
     return Dt<OUT>::from_f32(affine_dequantize_value(v, p, sc));
   } else {
-    const float q = fake_round(affine_quantize_value(v, p, sc), sc.target);
+    const float q = affine_target_round(affine_quantize_value(v, p, sc), sc.target);
     return Dt<OUT>::from_f32(affine_dequantize_value(q, p, sc));
   }
 }
