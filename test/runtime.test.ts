@@ -1,7 +1,7 @@
 // Library queries, contexts, events and graphs.
 import { expect, test } from "bun:test";
 import {
-  capabilities, Context, cudaDeviceCount, Event, libraryPath, native, randn, runtime, setCpuThreads, TaoError, version,
+  capabilities, Context, cudaDeviceCount, Event, libraryPath, MathLib, native, randn, runtime, setCpuThreads, TaoError, version,
 } from "../lib/index.ts";
 import { NativeResource } from "../lib/resource.ts";
 
@@ -74,6 +74,27 @@ test("CPU events measure elapsed time; CPU graph capture is UNSUPPORTED", () => 
     expect((e as TaoError).codeName).toBe("UNSUPPORTED");
   }
   expect(ran).toBe(false);
+});
+
+test("math libraries: the CPU context answers UNSUPPORTED, bad masks INVALID_ARGUMENT", () => {
+  const ctx = Context.get("cpu");
+  expect(() => ctx.initMathlibs(MathLib.CUBLASLT)).toThrow(expect.objectContaining({ codeName: "UNSUPPORTED" }));
+  expect(() => ctx.initMathlibs(8)).toThrow(expect.objectContaining({ codeName: "INVALID_ARGUMENT" }));
+});
+
+// On a GPU machine: each library the capability report calls available gives a handle; one it
+// does not gives UNAVAILABLE naming the library and the reason.
+test.skipIf(cudaDeviceCount() === 0)("math libraries on cuda:0 follow the capability report", () => {
+  const caps = capabilities();
+  const ctx = Context.get("cuda:0");
+  for (const [bit, key, name] of [[MathLib.CUBLASLT, "cublaslt", "cuBLASLt"], [MathLib.CUSPARSELT, "cusparselt", "cuSPARSELt"]] as const) {
+    if (caps[key].available) {
+      ctx.initMathlibs(bit);
+      ctx.initMathlibs(bit); // idempotent
+    } else {
+      expect(() => ctx.initMathlibs(bit)).toThrow(new RegExp(name));
+    }
+  }
 });
 
 test.skipIf(cudaDeviceCount() > 0)("a CUDA context without CUDA is UNAVAILABLE, not a crash", () => {
