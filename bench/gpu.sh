@@ -19,5 +19,6 @@ test_rc=${PIPESTATUS[0]}
 export TAO_BENCH_OUT="$OUT"
 "$BUN" bench/ffi.ts 2>&1 | tee "$OUT/bench-ffi.log"
 "$BUN" bench/quant.ts 2>&1 | tee "$OUT/bench-quant.log"
+"$BUN" bench/linear.ts 2>&1 | tee "$OUT/bench-linear.log"
 "$BUN" bench/demo.ts 2>&1 | tee "$OUT/demo.log"
 exit "$test_rc"

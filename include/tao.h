@@ -166,6 +166,17 @@ TAO_API tao_status tao_fill_random(tao_ctx* ctx, void* dst, int32_t dtype, uint6
 TAO_API tao_status tao_strided_copy(tao_ctx* ctx, const void* src, void* dst, int32_t dtype,
                                     int32_t ndim, const int64_t* shape, const int64_t* src_strides);
 
+/* ---------------------------------------------------------------- dense linear */
+
+/* y[M, N] = x[M, K] · w[N, K]ᵀ (+ bias[N]): PyTorch's F.linear with the weight in [out, in] layout.
+ * x, w, bias and y share one float dtype (TAO_F32, TAO_F16 or TAO_BF16), are contiguous and
+ * row-major; products accumulate in f32 and y is rounded once to the dtype (bias added in f32
+ * before that rounding). bias may be NULL. M, N, K >= 1.
+ * CPU: blocked, multithreaded, AVX-512 / AVX2 chosen at run time. CUDA: cuBLASLt (TAO_ERR_UNAVAILABLE
+ * names it when it cannot be loaded); f32 runs in full f32 (no TF32). */
+TAO_API tao_status tao_linear(tao_ctx* ctx, const void* x, const void* w, const void* bias, void* y,
+                              int32_t dtype, int64_t m, int64_t n, int64_t k);
+
 /* ---------------------------------------------------------------- affine quantization */
 
 #define TAO_MAPPING_SYMMETRIC 0

@@ -15,3 +15,6 @@ export { native, addressOf, libraryPath, runtime } from "./native/index.ts";
 export * as constants from "./native/constants.ts";
 export { symbols, type PtrArg } from "./native/symbols.ts";
 export * from "./quantization/metrics.ts";
+export * from "./ops/linear.ts";
+export * from "./nn/index.ts";
+export * from "./serialization/safetensors.ts";

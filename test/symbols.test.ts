@@ -11,7 +11,8 @@ function neutral(cType: string, isResult: boolean): string {
   const t = cType.replace(/\s+/g, " ").trim();
   if (isResult && /^const char ?\*$/.test(t)) return "cstring";
   if (t.includes("*")) return "ptr";
-  const scalar: Record<string, string> = { int32_t: "i32", tao_status: "i32", uint64_t: "u64", double: "f64" };
+  // int64_t sizes (never negative) pass as u64: same register, and both FFIs already know u64.
+  const scalar: Record<string, string> = { int32_t: "i32", tao_status: "i32", uint64_t: "u64", int64_t: "u64", double: "f64" };
   if (!(t in scalar)) throw new Error(`no neutral type for C type "${t}"`);
   return scalar[t]!;
 }

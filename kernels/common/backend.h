@@ -34,7 +34,18 @@ struct StridedCopy {
   int elem_size;
 };
 
+// One tao_linear call after validation: y[m, n] = x[m, k] · w[n, k]ᵀ (+ bias[n]).
+struct LinearCall {
+  const void* x;
+  const void* w;
+  const void* bias;  // may be NULL
+  void* y;
+  int dtype;
+  int64_t m, n, k;
+};
+
 namespace cpu {
+tao_status linear(const LinearCall& c);
 tao_status cast(const void* src, int src_dtype, void* dst, int dst_dtype, uint64_t n);
 tao_status fill(void* dst, int dtype, uint64_t n, float value);
 tao_status fill_random(void* dst, int dtype, uint64_t n, uint64_t seed, uint64_t offset,
@@ -47,6 +58,7 @@ void set_threads(int n);
 
 #ifdef TAO_WITH_CUDA
 namespace cuda {
+tao_status linear(tao_ctx* ctx, const LinearCall& c);
 tao_status cast(tao_ctx* ctx, const void* src, int src_dtype, void* dst, int dst_dtype, uint64_t n);
 tao_status fill(tao_ctx* ctx, void* dst, int dtype, uint64_t n, float value);
 tao_status fill_random(tao_ctx* ctx, void* dst, int dtype, uint64_t n, uint64_t seed,

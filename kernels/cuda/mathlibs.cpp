@@ -85,8 +85,7 @@ MathLibs* state(tao_ctx* ctx) {
 
 std::mutex g_mutex;
 
-tao_status init_cublaslt(tao_ctx* ctx, MathLibs* m) {
-  const char* op = "tao_ctx_init_mathlibs";
+tao_status init_cublaslt(tao_ctx* ctx, MathLibs* m, const char* op) {
   if (m->lt) return TAO_OK;
 #ifdef TAO_HAVE_CUBLASLT
   const Lib& lib = cublaslt_lib();
@@ -108,7 +107,7 @@ tao_status init_cublaslt(tao_ctx* ctx, MathLibs* m) {
 #else
   (void)ctx;
   (void)m;
-  return fail(TAO_ERR_UNAVAILABLE, op, "this libtao was built without the cuBLASLt headers");
+  return fail(TAO_ERR_UNAVAILABLE, op, "cuBLASLt: this libtao was built without the cuBLASLt headers");
 #endif
 }
 
@@ -154,10 +153,24 @@ tao_status mathlibs_init(tao_ctx* ctx, int which) {
     cudaGetLastError();
     return fail(TAO_ERR_CUDA, "tao_ctx_init_mathlibs", "cudaSetDevice(%d) failed", ctx->device);
   }
-  if (which & TAO_MATHLIB_CUBLASLT) TAO_TRY(init_cublaslt(ctx, m));
+  if (which & TAO_MATHLIB_CUBLASLT) TAO_TRY(init_cublaslt(ctx, m, "tao_ctx_init_mathlibs"));
   if (which & TAO_MATHLIB_CUSPARSELT) TAO_TRY(init_cusparselt(m));
   return TAO_OK;
 }
+
+tao_status cublaslt_handle(tao_ctx* ctx, const char* op, LtHandle* out) {
+  MathLibs* m;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    m = state(ctx);
+    if (!m) return fail(TAO_ERR_OUT_OF_MEMORY, op, "cannot allocate the library state");
+    TAO_TRY(init_cublaslt(ctx, m, op));
+  }
+  *out = LtHandle{m->lt, m->lt_workspace, kLtWorkspaceBytes};
+  return TAO_OK;
+}
+
+void* cublaslt_symbol(const char* name) { return symbol<void*>(cublaslt_lib(), name); }
 
 void mathlibs_release(tao_ctx* ctx) {
   auto* m = (MathLibs*)ctx->mathlibs;

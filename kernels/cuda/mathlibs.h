@@ -12,6 +12,16 @@ namespace cuda {
 tao_status mathlibs_init(tao_ctx* ctx, int which);
 // Destroys the context's handles and workspace.
 void mathlibs_release(tao_ctx* ctx);
+// The context's cuBLASLt handle and workspace, created on first use; a library that cannot be
+// loaded is TAO_ERR_UNAVAILABLE naming it, reported as coming from `op`.
+struct LtHandle {
+  void* handle;  // cublasLtHandle_t
+  void* workspace;
+  size_t workspace_bytes;
+};
+tao_status cublaslt_handle(tao_ctx* ctx, const char* op, LtHandle* out);
+// Address of a cuBLASLt function (NULL when the library is not loaded or lacks it).
+void* cublaslt_symbol(const char* name);
 // Appends "cublaslt":{...},"cusparselt":{...} to a JSON object under construction.
 void mathlibs_capabilities_json(std::string& out);
 

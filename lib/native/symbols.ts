@@ -43,6 +43,7 @@ export const symbols = {
     result: "i32",
   },
   tao_strided_copy: { args: ["ptr", "ptr", "ptr", "i32", "i32", "ptr", "ptr"], result: "i32" },
+  tao_linear: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64"], result: "i32" }, // int64_t m, n, k (never negative) as u64
 
   tao_affine_args_size: { args: ["ptr"], result: "i32" },
   tao_choose_qparams_affine: { args: ["ptr", "ptr"], result: "i32" },

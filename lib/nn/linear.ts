@@ -1,0 +1,57 @@
+/** Linear: a dense layer y = x · weightᵀ + bias (torch.nn.Linear). */
+import { invalid } from "../errors.ts";
+import type { DType } from "../dtypes.ts";
+import { rand } from "../creation.ts";
+import type { Tensor } from "../tensor.ts";
+import { linear } from "../ops/linear.ts";
+import { Module } from "./module.ts";
+
+export interface LinearInit {
+  /** Learnable additive bias of shape [outFeatures] (default true). */
+  bias?: boolean;
+  /** f32 (default), f16 or bf16. */
+  dtype?: DType;
+  /** Default "cpu". */
+  device?: string;
+  /** Philox stream of the initial values (default: a fresh random seed). */
+  seed?: number | bigint;
+}
+
+/**
+ * A dense layer: parameters `weight` [outFeatures, inFeatures] and `bias` [outFeatures] (or null),
+ * both drawn like PyTorch's defaults from uniform(-1/sqrt(inFeatures), 1/sqrt(inFeatures)): the
+ * weight takes draws 0 .. out·in - 1 of the seed's stream, the bias the next outFeatures.
+ * forward(x) = linear(x, weight, bias) for x [..., inFeatures].
+ */
+export class Linear extends Module {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, init: LinearInit = {}) {
+    super();
+    for (const d of [inFeatures, outFeatures]) {
+      if (!Number.isSafeInteger(d) || d < 1) throw invalid("Linear", `features must be positive integers, not ${inFeatures} -> ${outFeatures}`);
+    }
+    const { bias = true, dtype = "f32", device = "cpu", seed = Math.floor(Math.random() * 2 ** 32) } = init;
+    const bound = 1 / Math.sqrt(inFeatures);
+    const draw = (shape: number[], offset: number) => rand(shape, { dtype, device, seed, offset, low: -bound, high: bound });
+    const weight = this.registerParameter("weight", draw([outFeatures, inFeatures], 0));
+    try {
+      this.registerParameter("bias", bias ? draw([outFeatures], outFeatures * inFeatures) : null);
+    } catch (e) {
+      weight.dispose();
+      throw e;
+    }
+  }
+
+  /** The registered parameter "weight", [outFeatures, inFeatures]. */
+  get weight(): Tensor {
+    return this.getParameter("weight")!;
+  }
+
+  /** The registered parameter "bias", [outFeatures], or null. */
+  get bias(): Tensor | null {
+    return this.getParameter("bias");
+  }
+
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
