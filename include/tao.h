@@ -177,6 +177,27 @@ TAO_API tao_status tao_strided_copy(tao_ctx* ctx, const void* src, void* dst, in
 TAO_API tao_status tao_linear(tao_ctx* ctx, const void* x, const void* w, const void* bias, void* y,
                               int32_t dtype, int64_t m, int64_t n, int64_t k);
 
+/* ---------------------------------------------------------------- int4 tensor-core-tiled layout */
+
+/* PyTorch's tinygemm int4 weight layout, byte for byte what torch.ops.aten._convert_weight_to_int4pack
+ * produces (so weights packed by PyTorch/torchao load as they are). A plain weight q[n][k] of uint4
+ * values (one per byte, low 4 bits used) becomes int32 packed[n/8][k/(T*16)][32][T/2] for
+ * T = inner_k_tiles in {2, 4, 8}: word (nt, ko, t, j) holds row n0 = 8·nt + t/4 at
+ * k = 16·(ko·T + 2j) + 2·(t%4) + {0, 8, 16, 24} in nibbles 0-3 and the next k (+1) in nibbles 4-7.
+ * n must be a multiple of 8 and k of T·16. */
+TAO_API tao_status tao_pack_int4_tensor_core_tiled(tao_ctx* ctx, const void* q, void* packed, int64_t n,
+                                                  int64_t k, int32_t inner_k_tiles);
+/* The inverse: q[n][k] (u8, values 0..15) from the packed layout. */
+TAO_API tao_status tao_unpack_int4_tensor_core_tiled(tao_ctx* ctx, const void* packed, void* q, int64_t n,
+                                                    int64_t k, int32_t inner_k_tiles);
+/* Unpack fused with tinygemm's dequantization: out[n][k] (bf16) = bf16((q - 8) · scale + zero) with one
+ * f32 fused multiply-add, scale and zero from scales_and_zeros (bf16 [k/group][n][2], torchao's
+ * pack_tinygemm_scales_and_zeros). Equals tao_dequantize_affine in the FLOAT zero-point domain on the
+ * plain values, and tinygemm's own dequantization, bit for bit. group_size in {32, 64, 128, 256}. */
+TAO_API tao_status tao_dequantize_int4_tensor_core_tiled(tao_ctx* ctx, const void* packed,
+                                                        const void* scales_and_zeros, void* out, int64_t n,
+                                                        int64_t k, int32_t inner_k_tiles, int32_t group_size);
+
 /* ---------------------------------------------------------------- affine quantization */
 
 #define TAO_MAPPING_SYMMETRIC 0

@@ -18,3 +18,4 @@ export * from "./quantization/metrics.ts";
 export * from "./ops/linear.ts";
 export * from "./nn/index.ts";
 export * from "./serialization/safetensors.ts";
+export * from "./dtypes/tensor_core_tiled.ts";

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "affine.h"
+#include "int4_tiled.h"
 #include "context.h"
 #include "tao.h"
 
@@ -44,7 +45,18 @@ struct LinearCall {
   int64_t m, n, k;
 };
 
+// One tao_*_int4_tensor_core_tiled call after validation.
+enum class Int4Op { Pack, Unpack, Dequantize };
+struct Int4TiledCall {
+  Int4Tiled g;
+  const void* src;  // Pack: plain u8 q; Unpack / Dequantize: packed int32
+  void* dst;        // Pack: packed int32; Unpack: plain u8 q; Dequantize: bf16 weight
+  const void* sz;   // Dequantize: bf16 scales_and_zeros [k/group][n][2]
+  int32_t group;
+};
+
 namespace cpu {
+tao_status int4_tiled(Int4Op op, const Int4TiledCall& c);
 tao_status linear(const LinearCall& c);
 tao_status cast(const void* src, int src_dtype, void* dst, int dst_dtype, uint64_t n);
 tao_status fill(void* dst, int dtype, uint64_t n, float value);
@@ -58,6 +70,7 @@ void set_threads(int n);
 
 #ifdef TAO_WITH_CUDA
 namespace cuda {
+tao_status int4_tiled(tao_ctx* ctx, Int4Op op, const Int4TiledCall& c);
 tao_status linear(tao_ctx* ctx, const LinearCall& c);
 tao_status cast(tao_ctx* ctx, const void* src, int src_dtype, void* dst, int dst_dtype, uint64_t n);
 tao_status fill(tao_ctx* ctx, void* dst, int dtype, uint64_t n, float value);

@@ -45,6 +45,10 @@ export const symbols = {
   tao_strided_copy: { args: ["ptr", "ptr", "ptr", "i32", "i32", "ptr", "ptr"], result: "i32" },
   tao_linear: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64"], result: "i32" }, // int64_t m, n, k (never negative) as u64
 
+  tao_pack_int4_tensor_core_tiled: { args: ["ptr", "ptr", "ptr", "u64", "u64", "i32"], result: "i32" },
+  tao_unpack_int4_tensor_core_tiled: { args: ["ptr", "ptr", "ptr", "u64", "u64", "i32"], result: "i32" },
+  tao_dequantize_int4_tensor_core_tiled: { args: ["ptr", "ptr", "ptr", "ptr", "u64", "u64", "i32", "i32"], result: "i32" },
+
   tao_affine_args_size: { args: ["ptr"], result: "i32" },
   tao_choose_qparams_affine: { args: ["ptr", "ptr"], result: "i32" },
   tao_quantize_affine: { args: ["ptr", "ptr"], result: "i32" },

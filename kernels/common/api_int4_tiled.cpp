@@ -1,0 +1,53 @@
+// Entry points of the tinygemm int4 tensor-core-tiled layout: pack, unpack, dequantize.
+#include "backend.h"
+#include "checks.h"
+#include "status.h"
+
+namespace tao {
+namespace {
+
+tao_status run(tao_ctx* ctx, Int4Op op, const char* name, const void* src, void* dst, const void* sz, int64_t n, int64_t k,
+               int32_t tiles, int32_t group) {
+  TAO_TRY(check_ctx(ctx, name));
+  if (tiles != 2 && tiles != 4 && tiles != 8)
+    return fail(TAO_ERR_INVALID_ARGUMENT, name, "inner_k_tiles=%d must be 2, 4 or 8", tiles);
+  if (n < 8 || n % 8 != 0) return fail(TAO_ERR_INVALID_ARGUMENT, name, "n=%lld must be a positive multiple of 8", (long long)n);
+  if (k < 1 || k % (16 * tiles) != 0)
+    return fail(TAO_ERR_INVALID_ARGUMENT, name, "k=%lld must be a positive multiple of 16 * inner_k_tiles = %d", (long long)k,
+                16 * tiles);
+  if (n > (1LL << 31) || k > (1LL << 31) || (double)n * (double)k > 4e18)
+    return fail(TAO_ERR_INVALID_ARGUMENT, name, "n=%lld, k=%lld too large", (long long)n, (long long)k);
+  if (op == Int4Op::Dequantize) {
+    if (group != 32 && group != 64 && group != 128 && group != 256)
+      return fail(TAO_ERR_INVALID_ARGUMENT, name, "group_size=%d must be 32, 64, 128 or 256", group);
+    if (k % group != 0) return fail(TAO_ERR_INVALID_ARGUMENT, name, "group_size=%d does not divide k=%lld", group, (long long)k);
+    TAO_TRY(check_buffer(ctx, sz, name, "scales_and_zeros"));
+  }
+  TAO_TRY(check_buffer(ctx, src, name, op == Int4Op::Pack ? "q" : "packed"));
+  TAO_TRY(check_buffer(ctx, dst, name, op == Int4Op::Pack ? "packed" : op == Int4Op::Unpack ? "q" : "out"));
+  Int4TiledCall c{{n, k, tiles, k / (16 * tiles), n * k / 8}, src, dst, sz, group};
+  TAO_DISPATCH(ctx, cpu::int4_tiled(op, c), cuda::int4_tiled(ctx, op, c));
+}
+
+}  // namespace
+}  // namespace tao
+
+extern "C" {
+
+tao_status tao_pack_int4_tensor_core_tiled(tao_ctx* ctx, const void* q, void* packed, int64_t n, int64_t k,
+                                           int32_t inner_k_tiles) {
+  return tao::run(ctx, tao::Int4Op::Pack, "tao_pack_int4_tensor_core_tiled", q, packed, nullptr, n, k, inner_k_tiles, 0);
+}
+
+tao_status tao_unpack_int4_tensor_core_tiled(tao_ctx* ctx, const void* packed, void* q, int64_t n, int64_t k,
+                                             int32_t inner_k_tiles) {
+  return tao::run(ctx, tao::Int4Op::Unpack, "tao_unpack_int4_tensor_core_tiled", packed, q, nullptr, n, k, inner_k_tiles, 0);
+}
+
+tao_status tao_dequantize_int4_tensor_core_tiled(tao_ctx* ctx, const void* packed, const void* scales_and_zeros, void* out,
+                                                 int64_t n, int64_t k, int32_t inner_k_tiles, int32_t group_size) {
+  return tao::run(ctx, tao::Int4Op::Dequantize, "tao_dequantize_int4_tensor_core_tiled", packed, out, scales_and_zeros, n, k,
+                  inner_k_tiles, group_size);
+}
+
+}  // extern "C"

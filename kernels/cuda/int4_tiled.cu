@@ -1,0 +1,36 @@
+// CUDA pack / unpack / dequantize of the tinygemm int4 layout: one packed word per thread
+// (kernels/common/int4_tiled.h). Consecutive threads take consecutive words, so the packed side is
+// coalesced; these are layout conversions run once per weight, not the matmul hot path.
+#include "../common/backend.h"
+#include "../common/int4_tiled.h"
+#include "launch.cuh"
+
+namespace tao {
+namespace cuda {
+
+namespace {
+
+__global__ void int4_tiled_kernel(Int4Op op, Int4TiledCall c) {
+  for (uint64_t w = global_thread(); w < (uint64_t)c.g.words; w += grid_threads()) {
+    if (op == Int4Op::Pack) {
+      ((uint32_t*)c.dst)[w] = int4_tiled_pack_word(c.g, (const uint8_t*)c.src, (int64_t)w);
+    } else if (op == Int4Op::Unpack) {
+      int4_tiled_unpack_word(c.g, ((const uint32_t*)c.src)[w], (uint8_t*)c.dst, (int64_t)w);
+    } else {
+      int4_tiled_dequant_word(c.g, ((const uint32_t*)c.src)[w], (const uint16_t*)c.sz, c.group, (uint16_t*)c.dst,
+                              (int64_t)w);
+    }
+  }
+}
+
+}  // namespace
+
+tao_status int4_tiled(tao_ctx* ctx, Int4Op op, const Int4TiledCall& c) {
+  const char* name = "tao_int4_tensor_core_tiled";
+  TAO_TRY(use_device(ctx, name));
+  int4_tiled_kernel<<<grid_for(ctx, (uint64_t)c.g.words, 256), 256, 0, stream_of(ctx)>>>(op, c);
+  return check_launch(name);
+}
+
+}  // namespace cuda
+}  // namespace tao
