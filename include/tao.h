@@ -198,6 +198,16 @@ TAO_API tao_status tao_dequantize_int4_tensor_core_tiled(tao_ctx* ctx, const voi
                                                         const void* scales_and_zeros, void* out, int64_t n,
                                                         int64_t k, int32_t inner_k_tiles, int32_t group_size);
 
+/* y[m, n] = x[m, k] · Wᵀ (+ bias[n]) for an int4 weight W in the tensor-core-tiled layout (packed,
+ * scales_and_zeros as for tao_dequantize_int4_tensor_core_tiled), bf16 x, bias and y. W is never
+ * materialized: per group g the kernel accumulates Σ x·q and uses Σ x·W = s·Σ x·q + (z − 8s)·Σ x,
+ * in f32, one rounding at the end (so it equals the float64 product with the dequantized weight up
+ * to f32 accumulation error). Built for small m (decode); CUDA processes 8 rows of x per pass. */
+TAO_API tao_status tao_linear_int4_tensor_core_tiled(tao_ctx* ctx, const void* x, const void* packed,
+                                                    const void* scales_and_zeros, const void* bias, void* y,
+                                                    int64_t m, int64_t n, int64_t k, int32_t inner_k_tiles,
+                                                    int32_t group_size);
+
 /* ---------------------------------------------------------------- affine quantization */
 
 #define TAO_MAPPING_SYMMETRIC 0

@@ -19,3 +19,4 @@ export * from "./ops/linear.ts";
 export * from "./nn/index.ts";
 export * from "./serialization/safetensors.ts";
 export * from "./dtypes/tensor_core_tiled.ts";
+export * from "./ops/linear_int4.ts";
