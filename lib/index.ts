@@ -20,3 +20,8 @@ export * from "./nn/index.ts";
 export * from "./serialization/safetensors.ts";
 export * from "./dtypes/tensor_core_tiled.ts";
 export * from "./ops/linear_int4.ts";
+export * from "./dtypes/affine_quantized_tensor.ts";
+export * from "./dtypes/dispatch.ts";
+export * from "./dtypes/plain_layout.ts";
+export * from "./quantization/quant_api.ts";
+export * from "./quantization/serialization.ts";

@@ -4,13 +4,19 @@
  * as they are. Plain form: uint4 values q [N, K] stored one per byte (u8) with bf16 scales and
  * zeros [N, K / groupSize] in the FLOAT zero-point domain (torchao's int4_weight_only). Packed
  * form: int32 [N/8, K/(innerKTiles·16), 32, innerKTiles/2] plus scales_and_zeros bf16
- * [K / groupSize, N, 2]. The word layout is documented in include/tao.h.
+ * [K / groupSize, N, 2]. The word layout is documented in include/tao.h. TensorCoreTiledLayout
+ * (at the end) is the layout built on these functions, with its dispatch entry.
  */
 import { native } from "../native/index.ts";
 import { check, invalid } from "../errors.ts";
-import { dtypeCode } from "../dtypes.ts";
+import { dtypeCode, type DType } from "../dtypes.ts";
 import { commonDevice, produce, type Tensor } from "../tensor.ts";
 import { CopyKind } from "../context.ts";
+import { ZeroPointDomain } from "../quantization/primitives.ts";
+import {
+  dequantizeThenLinear, disposePlain, registerLayout, type Layout, type LayoutStorage, type PlainForm, type QuantParams,
+} from "./affine_quantized_tensor.ts";
+import { QuantizedLinearPriority, registerQuantizedLinear } from "./dispatch.ts";
 
 export type InnerKTiles = 2 | 4 | 8;
 
@@ -95,3 +101,90 @@ export function packTinygemmScalesAndZeros(scales: Tensor, zeros: Tensor): Tenso
     check(native.tao_strided_copy(scales.context.handle(op), src, out.ptr(op), dtypeCode("bf16"), 3, shape, strides), op);
   });
 }
+
+/** Group sizes tinygemm's dequantization supports. */
+export const TINYGEMM_GROUP_SIZES: readonly number[] = [32, 64, 128, 256];
+
+/**
+ * torchao's TensorCoreTiledLayout(inner_k_tiles): uint4 weights packed by packInt4TensorCoreTiled
+ * with scales and zeros packed by packTinygemmScalesAndZeros. Holds 2-D [N, K] weights quantized
+ * to uint4 [0, 15] in the FLOAT zero-point domain with bf16 scales and zeros, per-group blocks
+ * [1, g] with g in 32, 64, 128, 256, N % 8 == 0 and K % (innerKTiles·16) == 0. Storage:
+ * packed_weight (i32 [N/8, K/(innerKTiles·16), 32, innerKTiles/2]) and scale_and_zero (bf16
+ * [K/g, N, 2]). Its values are tinygemm's bf16 dequantization (dequantizeInt4TensorCoreTiled);
+ * dequantize to f32 or f16 casts those. Its linear dequantizes so, then runs dense linear.
+ */
+export class TensorCoreTiledLayout implements Layout {
+  readonly name = "tensor_core_tiled";
+
+  constructor(readonly innerKTiles: InnerKTiles = 8) {
+    if (![2, 4, 8].includes(innerKTiles)) throw invalid("TensorCoreTiledLayout", `innerKTiles=${innerKTiles} must be 2, 4 or 8`);
+  }
+
+  get options(): { innerKTiles: InnerKTiles } {
+    return { innerKTiles: this.innerKTiles };
+  }
+
+  unsupported(p: QuantParams): string | null {
+    const [n, k] = p.shape as [number, number], group = p.blockSize[1]!, kTile = this.innerKTiles * 16;
+    if (p.shape.length !== 2) return `it holds 2-D weights, not [${p.shape}]`;
+    if (p.targetDtype !== "uint4" || p.quantMin !== 0 || p.quantMax !== 15) return "it holds uint4 values in [0, 15] only";
+    if (p.zeroPointDomain !== ZeroPointDomain.FLOAT) return "it needs the FLOAT zero-point domain (tinygemm's (q - 8)·s + z)";
+    if (p.blockSize[0] !== 1 || !TINYGEMM_GROUP_SIZES.includes(group)) {
+      return `it needs blocks [1, g] with g in ${TINYGEMM_GROUP_SIZES.join(", ")}, not [${p.blockSize}]`;
+    }
+    if (n % 8 !== 0) return `N = ${n} is not a multiple of 8`;
+    if (k % kTile !== 0) return `K = ${k} is not a multiple of innerKTiles·16 = ${kTile}`;
+    return null;
+  }
+
+  pack(plain: PlainForm): LayoutStorage {
+    const packed = packInt4TensorCoreTiled(plain.data, this.innerKTiles);
+    let scaleAndZero: Tensor;
+    try {
+      scaleAndZero = packTinygemmScalesAndZeros(plain.scale, plain.zeroPoint!);
+    } catch (e) {
+      packed.dispose();
+      throw e;
+    }
+    disposePlain(plain);
+    return { packed_weight: packed, scale_and_zero: scaleAndZero };
+  }
+
+  unpack(storage: LayoutStorage): PlainForm {
+    const [groups, n] = storage.scale_and_zero!.shape as [number, number];
+    using planes = storage.scale_and_zero!.transpose(0, 2); // [2, N, G]: the scales, then the zeros
+    const parts: Tensor[] = [];
+    try {
+      parts.push(unpackInt4TensorCoreTiled(storage.packed_weight!));
+      for (const i of [0, 1]) parts.push(planes.slice(0, i, i + 1).reshape(n, groups));
+    } catch (e) {
+      for (const t of parts) t.dispose();
+      throw e;
+    }
+    return { data: parts[0]!, scale: parts[1]!, zeroPoint: parts[2]! };
+  }
+
+  dequantize(storage: LayoutStorage, p: QuantParams, dtype: DType): Tensor {
+    const w = dequantizeInt4TensorCoreTiled(storage.packed_weight!, storage.scale_and_zero!, p.blockSize[1]!);
+    if (dtype === "bf16") return w;
+    using bf16 = w;
+    return bf16.cast(dtype);
+  }
+
+  storageSpec(p: QuantParams) {
+    const [n, k] = p.shape as [number, number];
+    return {
+      packed_weight: { shape: int4TiledShape(n, k, this.innerKTiles), dtypes: ["i32"] as DType[] },
+      scale_and_zero: { shape: [k / p.blockSize[1]!, n, 2], dtypes: ["bf16"] as DType[] },
+    };
+  }
+}
+
+registerLayout("tensor_core_tiled", (options) => new TensorCoreTiledLayout(options.innerKTiles as InnerKTiles));
+registerQuantizedLinear({
+  name: "tensor_core_tiled: tinygemm dequantize (bf16) + dense linear",
+  priority: QuantizedLinearPriority.FALLBACK,
+  condition: (_x, w) => w.layout.name === "tensor_core_tiled",
+  impl: dequantizeThenLinear,
+});

@@ -4,7 +4,7 @@ import type { DType } from "../dtypes.ts";
 import { rand } from "../creation.ts";
 import type { Tensor } from "../tensor.ts";
 import { linear } from "../ops/linear.ts";
-import { Module } from "./module.ts";
+import { Module, type Parameter } from "./module.ts";
 
 export interface LinearInit {
   /** Learnable additive bias of shape [outFeatures] (default true). */
@@ -41,14 +41,14 @@ export class Linear extends Module {
     }
   }
 
-  /** The registered parameter "weight", [outFeatures, inFeatures]. */
-  get weight(): Tensor {
+  /** The registered parameter "weight", [outFeatures, inFeatures]: a Tensor, or quantized by quantize(). */
+  get weight(): Parameter {
     return this.getParameter("weight")!;
   }
 
   /** The registered parameter "bias", [outFeatures], or null. */
   get bias(): Tensor | null {
-    return this.getParameter("bias");
+    return this.getParameter("bias") as Tensor | null;
   }
 
   forward(x: Tensor): Tensor {

@@ -1,7 +1,11 @@
 /** Module: the base of every layer, a tree of named parameters and child modules (torch.nn.Module). */
 import { invalid } from "../errors.ts";
 import { parseDevice } from "../device.ts";
-import type { Tensor } from "../tensor.ts";
+import { Tensor } from "../tensor.ts";
+import type { AffineQuantizedTensor } from "../dtypes/affine_quantized_tensor.ts";
+
+/** What a parameter slot holds: a dense Tensor, or a quantized weight (what quantize() puts in). */
+export type Parameter = Tensor | AffineQuantizedTensor;
 
 /**
  * A layer: named parameters (tensors, or null for an absent one such as a disabled bias) and named
@@ -12,14 +16,14 @@ import type { Tensor } from "../tensor.ts";
  * disposes the tensors it replaced.
  */
 export abstract class Module {
-  readonly #params = new Map<string, Tensor | null>();
+  readonly #params = new Map<string, Parameter | null>();
   readonly #children = new Map<string, Module>();
 
   /** The layer's computation. Subclasses narrow the signature (Linear: `forward(x: Tensor): Tensor`). */
   abstract forward(...inputs: never): unknown;
 
   /** Adds parameter `name` (a new name without dots); returns the tensor. */
-  protected registerParameter<T extends Tensor | null>(name: string, tensor: T): T {
+  protected registerParameter<T extends Parameter | null>(name: string, tensor: T): T {
     this.#checkNewName(name, "Module.registerParameter");
     this.#params.set(name, tensor);
     return tensor;
@@ -38,7 +42,7 @@ export abstract class Module {
   }
 
   /** This module's own parameter `name` (null when registered as absent). */
-  getParameter(name: string): Tensor | null {
+  getParameter(name: string): Parameter | null {
     if (!this.#params.has(name)) throw invalid("Module.getParameter", `no parameter ${JSON.stringify(name)}`);
     return this.#params.get(name)!;
   }
@@ -54,7 +58,7 @@ export abstract class Module {
    * Replaces this module's own registered parameter `name` (what quantize() does to a weight);
    * forward sees the new tensor at once. Returns the previous tensor, which the caller now owns.
    */
-  setParameter(name: string, tensor: Tensor | null): Tensor | null {
+  setParameter(name: string, tensor: Parameter | null): Parameter | null {
     const previous = this.getParameter(name);
     this.#params.set(name, tensor);
     return previous;
@@ -77,8 +81,8 @@ export abstract class Module {
   }
 
   /** Every present parameter of the tree with its qualified name ("fc1.weight"), in registration order. */
-  namedParameters(): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
+  namedParameters(): [string, Parameter][] {
+    const out: [string, Parameter][] = [];
     for (const [prefix, m] of this.namedModules()) {
       for (const [name, t] of m.#params) if (t !== null) out.push([prefix === "" ? name : `${prefix}.${name}`, t]);
     }
@@ -86,12 +90,12 @@ export abstract class Module {
   }
 
   /** Every present parameter of the tree. */
-  parameters(): Tensor[] {
+  parameters(): Parameter[] {
     return this.namedParameters().map(([, t]) => t);
   }
 
   /** Qualified name -> parameter, the tensors themselves (no copies). */
-  stateDict(): Record<string, Tensor> {
+  stateDict(): Record<string, Parameter> {
     return Object.fromEntries(this.namedParameters());
   }
 
@@ -99,7 +103,8 @@ export abstract class Module {
    * Copies the values of `dict` (qualified name -> tensor, as stateDict gives) into the existing
    * parameters, moving them across devices where needed. Every shape and dtype is checked before
    * anything is copied. strict (default): a parameter missing from `dict` or a key of `dict` that
-   * names no parameter is a TaoError; otherwise both are only reported.
+   * names no parameter is a TaoError; otherwise both are only reported. A quantized parameter
+   * cannot be loaded this way (a TaoError): quantized checkpoints load with loadInto.
    */
   loadStateDict(
     dict: Readonly<Record<string, Tensor>>,
@@ -112,7 +117,11 @@ export abstract class Module {
     if ((opts.strict ?? true) && missingKeys.length + unexpectedKeys.length > 0) {
       throw invalid(op, `missing keys [${missingKeys.join(", ")}], unexpected keys [${unexpectedKeys.join(", ")}]`);
     }
-    const pairs = Object.entries(own).flatMap(([k, param]) => (Object.hasOwn(dict, k) ? [[k, param, dict[k]!] as const] : []));
+    const pairs = Object.entries(own).flatMap(([k, param]) => {
+      if (!Object.hasOwn(dict, k)) return [];
+      if (!(param instanceof Tensor)) throw invalid(op, `${k} is a quantized weight (${param.layout.name} layout)`);
+      return [[k, param, dict[k]!] as const];
+    });
     for (const [k, param, value] of pairs) {
       if (value.dtype !== param.dtype || value.shape.join() !== param.shape.join()) {
         throw invalid(op, `${k}: the module has ${param.dtype}[${param.shape}], the state dict ${value.dtype}[${value.shape}]`);
@@ -136,7 +145,7 @@ export abstract class Module {
    */
   to(device: string): this {
     const target = parseDevice(device).device;
-    const moved = new Map<Tensor, Tensor>();
+    const moved = new Map<Parameter, Parameter>();
     try {
       for (const t of this.parameters()) if (t.device !== target && !moved.has(t)) moved.set(t, t.to(target));
     } catch (e) {

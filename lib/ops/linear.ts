@@ -2,7 +2,9 @@
 import { native } from "../native/index.ts";
 import { check, invalid } from "../errors.ts";
 import { dtypeCode, type DType } from "../dtypes.ts";
-import { commonDevice, produce, type Tensor } from "../tensor.ts";
+import { commonDevice, produce, Tensor } from "../tensor.ts";
+import type { AffineQuantizedTensor } from "../dtypes/affine_quantized_tensor.ts";
+import { quantizedLinear } from "../dtypes/dispatch.ts";
 
 const DTYPES: readonly DType[] = ["f32", "f16", "bf16"];
 
@@ -17,8 +19,11 @@ export interface LinearOptions {
  * y is [..., N]. All tensors are contiguous row-major, share one dtype (f32, f16 or bf16) and one
  * device. Products accumulate in f32 and each output is rounded once to the dtype (bias added
  * before that rounding). K must be at least 1; M or N of 0 gives an empty result.
+ * A quantized weight (AffineQuantizedTensor) runs the first matching entry of the quantized-linear
+ * dispatch table (lib/dtypes/dispatch.ts).
  */
-export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: LinearOptions = {}): Tensor {
+export function linear(x: Tensor, weight: Tensor | AffineQuantizedTensor, bias: Tensor | null = null, opts: LinearOptions = {}): Tensor {
+  if (!(weight instanceof Tensor)) return quantizedLinear(x, weight, bias, opts);
   const op = "linear";
   const { out } = opts;
   const named = [["x", x], ["weight", weight], ["bias", bias], ["out", out]] as const;
