@@ -55,6 +55,17 @@ struct Int4TiledCall {
   int32_t group;
 };
 
+// Packed word w of one pack / unpack / dequantize call (both backends loop over words with it).
+TAO_HD void int4_tiled_step(Int4Op op, const Int4TiledCall& c, int64_t w) {
+  if (op == Int4Op::Pack) {
+    ((uint32_t*)c.dst)[w] = int4_tiled_pack_word(c.g, (const uint8_t*)c.src, w);
+  } else if (op == Int4Op::Unpack) {
+    int4_tiled_unpack_word(c.g, ((const uint32_t*)c.src)[w], (uint8_t*)c.dst, w);
+  } else {
+    int4_tiled_dequant_word(c.g, ((const uint32_t*)c.src)[w], (const uint16_t*)c.sz, c.group, (uint16_t*)c.dst, w);
+  }
+}
+
 // One tao_linear_int4_tensor_core_tiled call after validation.
 struct Int4LinearCall {
   Int4Tiled g;

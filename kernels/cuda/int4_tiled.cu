@@ -11,16 +11,7 @@ namespace cuda {
 namespace {
 
 __global__ void int4_tiled_kernel(Int4Op op, Int4TiledCall c) {
-  for (uint64_t w = global_thread(); w < (uint64_t)c.g.words; w += grid_threads()) {
-    if (op == Int4Op::Pack) {
-      ((uint32_t*)c.dst)[w] = int4_tiled_pack_word(c.g, (const uint8_t*)c.src, (int64_t)w);
-    } else if (op == Int4Op::Unpack) {
-      int4_tiled_unpack_word(c.g, ((const uint32_t*)c.src)[w], (uint8_t*)c.dst, (int64_t)w);
-    } else {
-      int4_tiled_dequant_word(c.g, ((const uint32_t*)c.src)[w], (const uint16_t*)c.sz, c.group, (uint16_t*)c.dst,
-                              (int64_t)w);
-    }
-  }
+  for (uint64_t w = global_thread(); w < (uint64_t)c.g.words; w += grid_threads()) int4_tiled_step(op, c, (int64_t)w);
 }
 
 }  // namespace
