@@ -4,18 +4,7 @@ import {
   chooseQParamsAffine, dequantizeAffine, empty, fromArray, MappingType, perRow, quantizeAffine, randn,
   TaoError, Tensor, ZeroPointDomain, zeros, type ErrorCodeName,
 } from "../lib/index.ts";
-import { devices, hasCuda } from "./helpers.ts";
-
-/** The TaoError `fn` throws (fails the test if it throws anything else or nothing). */
-function taoError(fn: () => unknown): TaoError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TaoError) return e;
-    throw e;
-  }
-  throw new Error("expected a TaoError, nothing was thrown");
-}
+import { devices, hasCuda, taoError } from "./helpers.ts";
 
 function expectTaoError(fn: () => unknown, code: ErrorCodeName, op?: string, message?: RegExp): void {
   const e = taoError(fn);

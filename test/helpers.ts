@@ -3,7 +3,7 @@
  * the affine primitives written from the formulas in include/tao.h, bit-exact reference encoders and
  * decoders of the small float formats, SQNR, a seeded generator and the list of devices present.
  */
-import { capabilities, cudaDeviceCount, type DType } from "../lib/index.ts";
+import { capabilities, cudaDeviceCount, TaoError, type DType } from "../lib/index.ts";
 
 // ------------------------------------------------------------------ devices
 
@@ -316,4 +316,15 @@ export function mismatches(a: ArrayLike<number>, b: ArrayLike<number>, signedZer
     if (!same) bad.push(i);
   }
   return bad;
+}
+
+/** The TaoError `fn` throws (fails the test if it throws anything else or nothing). */
+export function taoError(fn: () => unknown): TaoError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof TaoError) return e;
+    throw e;
+  }
+  throw new Error("expected a TaoError, nothing was thrown");
 }

@@ -1,7 +1,7 @@
 // linear (F.linear over tao_linear) against a float64 reference, on the CPU and on cuda:0.
 import { describe, expect, test } from "bun:test";
 import { empty, finfo, linear, randn, TaoError, zeros, type DType, type ErrorCodeName, type Tensor } from "../lib/index.ts";
-import { freshSeed, hasCuda, noCudaReason } from "./helpers.ts";
+import { freshSeed, hasCuda, noCudaReason, taoError } from "./helpers.ts";
 
 if (!hasCuda) console.log(`linear.test.ts: cuda:0 cases skipped: ${noCudaReason}`);
 
@@ -36,17 +36,6 @@ function misses(y: Tensor, x: Tensor, w: Tensor, b: Tensor | null): string[] {
     }
   }
   return out;
-}
-
-/** The TaoError `fn` throws (fails the test if it throws anything else or nothing). */
-function taoError(fn: () => unknown): TaoError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TaoError) return e;
-    throw e;
-  }
-  throw new Error("expected a TaoError, nothing was thrown");
 }
 
 /** `fn` throws a TaoError of `code` from op "linear", raised in TypeScript (tao_linear is not named). */
