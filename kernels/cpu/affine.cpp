@@ -33,16 +33,24 @@ TAO_INLINE void for_each_run(const AffineCall& c, uint64_t b, uint64_t e, Body&&
   }
 }
 
+// out[i] = f(in[i], block parameters) over [b, e), converting through f32: the one loop behind
+// quantize, dequantize and fake-quantize (f inlines, so each instantiation vectorizes).
+template <int IN, int OUT, class F>
+TAO_INLINE void map_range(const AffineCall& c, uint64_t b, uint64_t e, F&& f) {
+  const auto* in = (const typename Dt<IN>::T*)c.input;
+  auto* out = (typename Dt<OUT>::T*)c.output;
+  for_each_run(c, b, e, [&](const AffineBlock& p, uint64_t i0, uint64_t i1) {
+    for (uint64_t i = i0; i < i1; ++i) out[i] = Dt<OUT>::from_f32(f(Dt<IN>::to_f32(in[i]), p));
+  });
+}
+
 // Quantize with the zero-point domain fixed at compile time, so the inner loop has no branches on
 // it and vectorizes.
 template <int IN, int OUT, int DOM>
 TAO_INLINE void quantize_range_as(const AffineCall& c, uint64_t b, uint64_t e) {
-  const auto* in = (const typename Dt<IN>::T*)c.input;
-  auto* out = (typename Dt<OUT>::T*)c.output;
   const AffineScheme sc = c.scheme;
-  for_each_run(c, b, e, [&](const AffineBlock& p, uint64_t i0, uint64_t i1) {
-    for (uint64_t i = i0; i < i1; ++i)
-      out[i] = Dt<OUT>::from_f32(affine_quantize_as<DOM, Dt<OUT>::is_float>(Dt<IN>::to_f32(in[i]), p, sc));
+  map_range<IN, OUT>(c, b, e, [&](float x, const AffineBlock& p) {
+    return affine_quantize_as<DOM, Dt<OUT>::is_float>(x, p, sc);
   });
 }
 
@@ -59,25 +67,15 @@ TAO_INLINE void quantize_range(const AffineCall& c, uint64_t b, uint64_t e) {
 
 template <int IN, int OUT>
 TAO_INLINE void dequantize_range(const AffineCall& c, uint64_t b, uint64_t e) {
-  const auto* in = (const typename Dt<IN>::T*)c.input;
-  auto* out = (typename Dt<OUT>::T*)c.output;
   const AffineScheme sc = c.scheme;
-  for_each_run(c, b, e, [&](const AffineBlock& p, uint64_t i0, uint64_t i1) {
-    for (uint64_t i = i0; i < i1; ++i)
-      out[i] = Dt<OUT>::from_f32(affine_dequantize_value(Dt<IN>::to_f32(in[i]), p, sc));
-  });
+  map_range<IN, OUT>(c, b, e, [&](float q, const AffineBlock& p) { return affine_dequantize_value(q, p, sc); });
 }
 
 template <int IN, int OUT>
 TAO_INLINE void fake_range(const AffineCall& c, uint64_t b, uint64_t e) {
-  const auto* in = (const typename Dt<IN>::T*)c.input;
-  auto* out = (typename Dt<OUT>::T*)c.output;
   const AffineScheme sc = c.scheme;
-  for_each_run(c, b, e, [&](const AffineBlock& p, uint64_t i0, uint64_t i1) {
-    for (uint64_t i = i0; i < i1; ++i) {
-      const float v = affine_target_round(affine_quantize_value(Dt<IN>::to_f32(in[i]), p, sc), sc.target);
-      out[i] = Dt<OUT>::from_f32(affine_dequantize_value(v, p, sc));
-    }
+  map_range<IN, OUT>(c, b, e, [&](float x, const AffineBlock& p) {
+    return affine_dequantize_value(affine_target_round(affine_quantize_value(x, p, sc), sc.target), p, sc);
   });
 }
 
