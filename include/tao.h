@@ -199,14 +199,26 @@ TAO_API tao_status tao_dequantize_int4_tensor_core_tiled(tao_ctx* ctx, const voi
                                                         int64_t k, int32_t inner_k_tiles, int32_t group_size);
 
 /* y[m, n] = x[m, k] · Wᵀ (+ bias[n]) for an int4 weight W in the tensor-core-tiled layout (packed,
- * scales_and_zeros as for tao_dequantize_int4_tensor_core_tiled), bf16 x, bias and y. W is never
- * materialized: per group g the kernel accumulates Σ x·q and uses Σ x·W = s·Σ x·q + (z − 8s)·Σ x,
- * in f32, one rounding at the end (so it equals the float64 product with the dequantized weight up
- * to f32 accumulation error). Built for small m (decode); CUDA processes 8 rows of x per pass. */
+ * scales_and_zeros as for tao_dequantize_int4_tensor_core_tiled); x, bias and y of `dtype`, TAO_BF16 or
+ * TAO_F16. W is never materialized in memory: each weight is dequantized in registers to
+ * dtype((q - 8) · scale + zero) with one rounding (for bf16 exactly tao_dequantize_int4_tensor_core_tiled's
+ * value), products accumulate in f32 and y is rounded once, so y equals the float64 product with the
+ * dequantized weight up to f32 accumulation error. Any m: small m streams the weight once at memory
+ * speed, large m runs tensor-core tiles (CUDA) or a blocked vector kernel (CPU). */
 TAO_API tao_status tao_linear_int4_tensor_core_tiled(tao_ctx* ctx, const void* x, const void* packed,
                                                     const void* scales_and_zeros, const void* bias, void* y,
-                                                    int64_t m, int64_t n, int64_t k, int32_t inner_k_tiles,
-                                                    int32_t group_size);
+                                                    int32_t dtype, int64_t m, int64_t n, int64_t k,
+                                                    int32_t inner_k_tiles, int32_t group_size);
+
+/* ---------------------------------------------------------------- int8 weight-only linear */
+
+/* torchao's int8_weight_only linear: y[m, n] = (Σ_k x[m, k] · q[n, k]) · scale[n] (+ bias[n]) for an
+ * int8 weight q (row-major [n, k], symmetric per output channel, zero point 0). x, scale, bias and y
+ * of `dtype`, TAO_BF16 or TAO_F16; the sum is exact products accumulated in f32, scaled and biased in
+ * f32, rounded once. Any m, any n >= 1, k >= 1. */
+TAO_API tao_status tao_linear_int8_weight_only(tao_ctx* ctx, const void* x, const void* q, const void* scale,
+                                              const void* bias, void* y, int32_t dtype, int64_t m, int64_t n,
+                                              int64_t k);
 
 /* ---------------------------------------------------------------- affine quantization */
 

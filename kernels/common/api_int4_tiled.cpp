@@ -44,20 +44,21 @@ tao_status run(tao_ctx* ctx, Int4Op op, const char* name, const void* src, void*
 extern "C" {
 
 tao_status tao_linear_int4_tensor_core_tiled(tao_ctx* ctx, const void* x, const void* packed, const void* scales_and_zeros,
-                                             const void* bias, void* y, int64_t m, int64_t n, int64_t k, int32_t inner_k_tiles,
-                                             int32_t group_size) {
+                                             const void* bias, void* y, int32_t dtype, int64_t m, int64_t n, int64_t k,
+                                             int32_t inner_k_tiles, int32_t group_size) {
   using namespace tao;
   const char* name = "tao_linear_int4_tensor_core_tiled";
   TAO_TRY(check_ctx(ctx, name));
   Int4Tiled g;
   TAO_TRY(check_geometry(name, n, k, inner_k_tiles, true, group_size, &g));
+  if (dtype != TAO_BF16 && dtype != TAO_F16) return fail(TAO_ERR_INVALID_ARGUMENT, name, "dtype=%d must be TAO_BF16 or TAO_F16", dtype);
   if (m < 1 || m > (1LL << 31)) return fail(TAO_ERR_INVALID_ARGUMENT, name, "m=%lld must be in 1..2^31", (long long)m);
   TAO_TRY(check_buffer(ctx, x, name, "x"));
   TAO_TRY(check_buffer(ctx, packed, name, "packed"));
   TAO_TRY(check_buffer(ctx, scales_and_zeros, name, "scales_and_zeros"));
   if (bias) TAO_TRY(check_buffer(ctx, bias, name, "bias"));
   TAO_TRY(check_buffer(ctx, y, name, "y"));
-  const Int4LinearCall c{g, x, packed, scales_and_zeros, bias, y, m, group_size};
+  const Int4LinearCall c{g, x, packed, scales_and_zeros, bias, y, dtype, m, group_size};
   TAO_DISPATCH(ctx, cpu::int4_tiled_linear(c), cuda::int4_tiled_linear(ctx, c));
 }
 

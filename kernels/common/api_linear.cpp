@@ -11,12 +11,7 @@ extern "C" tao_status tao_linear(tao_ctx* ctx, const void* x, const void* w, con
   TAO_TRY(check_ctx(ctx, op));
   if (!dtype_is_wide_float(dtype))
     return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: f32, f16 or bf16 expected", dtype_name(dtype));
-  if (m < 1 || n < 1 || k < 1)
-    return fail(TAO_ERR_INVALID_ARGUMENT, op, "m=%lld, n=%lld, k=%lld must all be >= 1", (long long)m, (long long)n,
-                (long long)k);
-  if (m > (1LL << 31) || n > (1LL << 31) || k > (1LL << 31) || (double)m * (double)k > 4e18 ||
-      (double)n * (double)k > 4e18 || (double)m * (double)n > 4e18)
-    return fail(TAO_ERR_INVALID_ARGUMENT, op, "m=%lld, n=%lld, k=%lld too large", (long long)m, (long long)n, (long long)k);
+  TAO_TRY(check_mnk(op, m, n, k));
   TAO_TRY(check_buffer(ctx, x, op, "x"));
   TAO_TRY(check_buffer(ctx, w, op, "w"));
   TAO_TRY(check_buffer(ctx, y, op, "y"));

@@ -69,18 +69,31 @@ TAO_HD void int4_tiled_step(Int4Op op, const Int4TiledCall& c, int64_t w) {
 // One tao_linear_int4_tensor_core_tiled call after validation.
 struct Int4LinearCall {
   Int4Tiled g;
-  const void* x;       // bf16 [m, k]
+  const void* x;       // dtype [m, k]
   const void* packed;  // int32, tensor-core-tiled
   const void* sz;      // bf16 [k / group][n][2]
-  const void* bias;    // bf16 [n] or NULL
-  void* y;             // bf16 [m, n]
+  const void* bias;    // dtype [n] or NULL
+  void* y;             // dtype [m, n]
+  int dtype;           // TAO_BF16 or TAO_F16
   int64_t m;
   int32_t group;
+};
+
+// One tao_linear_int8_weight_only call after validation.
+struct Int8LinearCall {
+  const void* x;      // dtype [m, k]
+  const void* q;      // int8 [n, k]
+  const void* scale;  // dtype [n]
+  const void* bias;   // dtype [n] or NULL
+  void* y;            // dtype [m, n]
+  int dtype;          // TAO_BF16 or TAO_F16
+  int64_t m, n, k;
 };
 
 namespace cpu {
 tao_status int4_tiled(Int4Op op, const Int4TiledCall& c);
 tao_status int4_tiled_linear(const Int4LinearCall& c);
+tao_status int8_linear(const Int8LinearCall& c);
 tao_status linear(const LinearCall& c);
 tao_status cast(const void* src, int src_dtype, void* dst, int dst_dtype, uint64_t n);
 tao_status fill(void* dst, int dtype, uint64_t n, float value);
@@ -96,6 +109,7 @@ void set_threads(int n);
 namespace cuda {
 tao_status int4_tiled(tao_ctx* ctx, Int4Op op, const Int4TiledCall& c);
 tao_status int4_tiled_linear(tao_ctx* ctx, const Int4LinearCall& c);
+tao_status int8_linear(tao_ctx* ctx, const Int8LinearCall& c);
 tao_status linear(tao_ctx* ctx, const LinearCall& c);
 tao_status cast(tao_ctx* ctx, const void* src, int src_dtype, void* dst, int dst_dtype, uint64_t n);
 tao_status fill(tao_ctx* ctx, void* dst, int dtype, uint64_t n, float value);

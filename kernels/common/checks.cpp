@@ -23,4 +23,14 @@ tao_status check_buffer(tao_ctx* ctx, const void* p, const char* op, const char*
 #endif
 }
 
+tao_status check_mnk(const char* op, int64_t m, int64_t n, int64_t k) {
+  if (m < 1 || n < 1 || k < 1)
+    return fail(TAO_ERR_INVALID_ARGUMENT, op, "m=%lld, n=%lld, k=%lld must all be >= 1", (long long)m, (long long)n,
+                (long long)k);
+  if (m > (1LL << 31) || n > (1LL << 31) || k > (1LL << 31) || (double)m * (double)k > 4e18 ||
+      (double)n * (double)k > 4e18 || (double)m * (double)n > 4e18)
+    return fail(TAO_ERR_INVALID_ARGUMENT, op, "m=%lld, n=%lld, k=%lld too large", (long long)m, (long long)n, (long long)k);
+  return TAO_OK;
+}
+
 }  // namespace tao

@@ -49,9 +49,10 @@ export const symbols = {
   tao_unpack_int4_tensor_core_tiled: { args: ["ptr", "ptr", "ptr", "u64", "u64", "i32"], result: "i32" },
   tao_dequantize_int4_tensor_core_tiled: { args: ["ptr", "ptr", "ptr", "ptr", "u64", "u64", "i32", "i32"], result: "i32" },
   tao_linear_int4_tensor_core_tiled: {
-    args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "u64", "u64", "u64", "i32", "i32"],
+    args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64", "i32", "i32"],
     result: "i32",
   },
+  tao_linear_int8_weight_only: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64"], result: "i32" },
 
   tao_affine_args_size: { args: ["ptr"], result: "i32" },
   tao_choose_qparams_affine: { args: ["ptr", "ptr"], result: "i32" },
