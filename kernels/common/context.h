@@ -9,6 +9,7 @@ struct tao_ctx {
   void* stream;     // cudaStream_t of a CUDA context
   bool capturing;   // a graph capture is open on the stream
   void* mathlibs;   // tao::cuda::MathLibs*, created on first use
+  void* counters;   // uint32 [tao::cuda::kSplitCounters] on the device, zero between kernels (split-K semaphores)
 };
 
 struct tao_event {

@@ -17,20 +17,15 @@ namespace cuda {
 namespace {
 std::atomic<int> g_live_contexts{0};
 
-tao_status cuda_fail(cudaError_t e, const char* op, const char* what) {
+cudaStream_t stream_of(tao_ctx* ctx) { return (cudaStream_t)ctx->stream; }
+}  // namespace
+
+tao_status cuda_fail(int error, const char* op, const char* what) {
+  const cudaError_t e = (cudaError_t)error;
   cudaGetLastError();  // clear a non-sticky error so later calls are not blamed for it
   tao_status code = (e == cudaErrorMemoryAllocation) ? TAO_ERR_OUT_OF_MEMORY : TAO_ERR_CUDA;
   return fail(code, op, "%s failed: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
 }
-
-#define CUDA_TRY(op, call)                                  \
-  do {                                                      \
-    cudaError_t _e = (call);                                \
-    if (_e != cudaSuccess) return cuda_fail(_e, op, #call); \
-  } while (0)
-
-cudaStream_t stream_of(tao_ctx* ctx) { return (cudaStream_t)ctx->stream; }
-}  // namespace
 
 int device_count(std::string* why) {
   int n = 0;
@@ -53,6 +48,15 @@ tao_status ctx_init(tao_ctx* ctx) {
   cudaStream_t s;
   CUDA_TRY(op, cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   ctx->stream = s;
+  void* counters = nullptr;
+  cudaError_t e = cudaMalloc(&counters, kSplitCounters * sizeof(uint32_t));
+  if (e == cudaSuccess) e = cudaMemset(counters, 0, kSplitCounters * sizeof(uint32_t));
+  if (e != cudaSuccess) {
+    if (counters) cudaFree(counters);
+    cudaStreamDestroy(s);
+    return cuda_fail(e, op, "split-K counters");
+  }
+  ctx->counters = counters;
   g_live_contexts.fetch_add(1);
   return TAO_OK;
 }
@@ -68,9 +72,11 @@ tao_status ctx_release(tao_ctx* ctx) {
   }
   cudaError_t e1 = cudaStreamSynchronize(stream_of(ctx));
   cudaError_t e2 = cudaStreamDestroy(stream_of(ctx));
+  cudaError_t e3 = cudaFree(ctx->counters);
   g_live_contexts.fetch_sub(1);
   if (e1 != cudaSuccess) return cuda_fail(e1, op, "cudaStreamSynchronize");
   if (e2 != cudaSuccess) return cuda_fail(e2, op, "cudaStreamDestroy");
+  if (e3 != cudaSuccess) return cuda_fail(e3, op, "cudaFree(counters)");
   return TAO_OK;
 }
 

@@ -11,6 +11,19 @@
 namespace tao {
 namespace cuda {
 
+// Split-K semaphores per context (ctx->counters): each is zero except while the blocks of one
+// output tile of one kernel are arriving; the last block resets it.
+constexpr uint32_t kSplitCounters = 1u << 16;
+
+// A failed CUDA runtime call (error: a cudaError_t) as a status naming the call; clears the
+// runtime's last error so later calls are not blamed for it.
+tao_status cuda_fail(int error, const char* op, const char* what);
+#define CUDA_TRY(op, call)                                                \
+  do {                                                                    \
+    const int _e = (int)(call);                                           \
+    if (_e != 0) return ::tao::cuda::cuda_fail(_e, op, #call);            \
+  } while (0)
+
 // Number of CUDA devices; on failure 0 and *why gets the runtime's message.
 int device_count(std::string* why);
 tao_status ctx_init(tao_ctx* ctx);

@@ -1,0 +1,109 @@
+// CUDA int8 weight-only linear (torchao's int8_weight_only): y = (x · qᵀ) · scale[n] + bias[n], q
+// int8 row-major [n, k], on the weight-only tensor-core kernel (weight_only_gemm.cuh) for every m.
+#include "../common/backend.h"
+#include "weight_only_gemm.cuh"
+
+namespace tao {
+namespace cuda {
+
+namespace {
+
+// Row-major int8 seen by one warp: output columns col0 + g and col0 + 8 + g (rows of q) for lane
+// t = 4g + q. The k order inside a 64-k span is free (the mma sums over it), so lane q reads 16
+// consecutive bytes at k = 16q of both rows; bytes 4i..4i+3 are the pairs (2q, 2q+1) and
+// (2q+8, 2q+9) of mma k-tile i. x stays in natural order: lane q's B fragments are its 16
+// values at k = 16q, two 16-byte reads. Rows are ldq bytes apart, ldq a multiple of 16.
+struct Int8Rows {
+  struct Args {
+    const int8_t* q;
+    const uint16_t* scale;  // dtype [n]
+    int64_t n, k, ldq;
+    bool f16;  // scale dtype
+  };
+  struct Raw {
+    uint4 a[2], b[2];  // spans 0, 1 of the step; rows col0 + g and col0 + 8 + g
+  };
+  static constexpr int kDepth = 2;
+  static constexpr int kXPadBytes = 16;  // staged rows 16 bytes apart mod 128: conflict-free
+
+  static __device__ __forceinline__ int x_slot(int o) { return o; }
+  static __device__ __forceinline__ float col_scale(const Args& a, int64_t col) {
+    return a.f16 ? f16_to_f32(a.scale[col]) : bf16_to_f32(a.scale[col]);
+  }
+
+  // 16 bytes of row `row` at k0 (zeros from k on: a padded row's tail is zero too).
+  static __device__ __forceinline__ uint4 load16(const Args& a, int64_t row, int64_t k0) {
+    return k0 < a.k ? __ldg((const uint4*)(a.q + row * a.ldq + k0)) : make_uint4(0, 0, 0, 0);
+  }
+
+  static __device__ __forceinline__ void load(const Args& a, int64_t col0, int64_t kstep, int lane, Raw& r) {
+    const int g = lane / 4, q = lane % 4;
+    const int64_t ra = min(col0 + g, a.n - 1), rb = min(col0 + 8 + g, a.n - 1);
+#pragma unroll
+    for (int sp = 0; sp < 2; ++sp) {
+      r.a[sp] = load16(a, ra, kstep + 64 * sp + 16 * q);
+      r.b[sp] = load16(a, rb, kstep + 64 * sp + 16 * q);
+    }
+  }
+
+  static __device__ __forceinline__ uint32_t word(const uint4& v, int i) {
+    return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+  }
+
+  template <class A, int NB>
+  static __device__ __forceinline__ void step(const Args&, const Raw& r, int64_t, int64_t, const uint16_t* xrow, int stride,
+                                              int lane, float (&acc)[NB][4]) {
+    const int q = lane % 4;
+#pragma unroll
+    for (int sp = 0; sp < 2; ++sp) {
+      uint4 xv[NB][2];
+#pragma unroll
+      for (int b = 0; b < NB; ++b)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) xv[b][h] = *(const uint4*)(xrow + b * 8 * stride + 64 * sp + 16 * q + 8 * h);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const uint32_t wa = word(r.a[sp], i) ^ 0x80808080u, wb = word(r.b[sp], i) ^ 0x80808080u;
+        const uint32_t f[4] = {A::int8_pair(wa, 0), A::int8_pair(wb, 0), A::int8_pair(wa, 1), A::int8_pair(wb, 1)};
+#pragma unroll
+        for (int b = 0; b < NB; ++b) {
+          const uint4& v = xv[b][i / 2];
+          A::mma(acc[b], f, i % 2 ? v.z : v.x, i % 2 ? v.w : v.y);
+        }
+      }
+    }
+  }
+};
+
+template <int Dtype>
+tao_status run(tao_ctx* ctx, const Int8LinearCall& c, const int8_t* q, int64_t ldq, const char* op) {
+  const Int8Rows::Args a{q, (const uint16_t*)c.scale, c.n, c.k, ldq, Dtype == TAO_F16};
+  const wo::Shape s{c.m, c.n, c.k, 0, 0, 0, c.x, c.bias, c.y, nullptr, nullptr};
+  return wo::launch<Int8Rows, Act<Dtype>>(ctx, a, s, op);
+}
+
+tao_status run_dtype(tao_ctx* ctx, const Int8LinearCall& c, const int8_t* q, int64_t ldq, const char* op) {
+  return c.dtype == TAO_F16 ? run<TAO_F16>(ctx, c, q, ldq, op) : run<TAO_BF16>(ctx, c, q, ldq, op);
+}
+
+}  // namespace
+
+tao_status int8_linear(tao_ctx* ctx, const Int8LinearCall& c) {
+  const char* op = "tao_linear_int8_weight_only";
+  if (c.k % 16 == 0 && aligned_to(c.q, 16)) return run_dtype(ctx, c, (const int8_t*)c.q, c.k, op);
+  // Rows that 16-byte loads cannot read: a zero-padded copy with rows of a multiple of 16 bytes.
+  const int64_t ldq = (c.k + 15) / 16 * 16;
+  void* padded = nullptr;
+  TAO_TRY(use_device(ctx, op));
+  TAO_TRY(alloc(ctx, (uint64_t)(c.n * ldq), &padded));
+  tao_status s = TAO_OK;
+  cudaError_t e = cudaMemsetAsync(padded, 0, (size_t)(c.n * ldq), stream_of(ctx));
+  if (e == cudaSuccess)
+    e = cudaMemcpy2DAsync(padded, (size_t)ldq, c.q, (size_t)c.k, (size_t)c.k, (size_t)c.n, cudaMemcpyDeviceToDevice, stream_of(ctx));
+  s = e != cudaSuccess ? cuda_fail(e, op, "padding q") : run_dtype(ctx, c, (const int8_t*)padded, ldq, op);
+  const tao_status fs = release(ctx, padded);
+  return s != TAO_OK ? s : fs;
+}
+
+}  // namespace cuda
+}  // namespace tao

@@ -1,0 +1,213 @@
+// The weight-only quantized linear skeleton shared by the int4 (tinygemm layout) and int8 kernels:
+// y[m, n] = x[m, k] · Wᵀ with W dequantized in registers, never in memory.
+//
+// Tensor cores with the roles swapped: the weight is the A operand of mma.m16n8k16 (16 output
+// columns as its rows), x the B operand (8 rows of x as its columns), so a single row of x wastes
+// 7/8 of each mma rather than 15/16, and each dequantized weight fragment serves NB groups of 8
+// rows. A warp owns 16 output columns; a block of kWarps warps owns 16·kWarps columns, 8·NB rows
+// and one k-range (split-K). Per stage the block stages its rows of x for KC values of k in shared
+// memory in the weight policy's k order, then each warp streams its columns' weights, 128 k per
+// step, with the next steps' loads in flight while it computes.
+//
+// Split-K is deterministic: each block writes f32 partials, and the last block to arrive at an
+// output tile (a semaphore in ctx->counters, reset by that block) adds them in split order,
+// applies the epilogue and stores y. Without a split, the epilogue runs on the accumulators.
+//
+// A weight policy P provides: Args; Raw (registers of one step); kXPadBytes; x_slot(o) (where k
+// offset o of a 128-step lives in a staged row); kDepth (steps of loads in flight); load(args,
+// col0, kstep, lane, raw); and
+// step<A, NB>(args, raw, col0, kstep, x rows, lane, acc), which runs the step's 8 mma k-tiles.
+// Epilogue: y = acc·P::col_scale(args, col) + bias, rounded once.
+#pragma once
+#include <stdint.h>
+
+#include "../common/backend.h"
+#include "launch.cuh"
+#include "mma.cuh"
+
+namespace tao {
+namespace cuda {
+namespace wo {
+
+constexpr int kWarps = 8;
+constexpr int kThreads = kWarps * 32;
+constexpr int kStepK = 128;          // k per step
+constexpr int kStageBytes = 64 << 10;  // staged x per block
+
+// What every launch needs besides the policy's arguments.
+struct Shape {
+  int64_t m, n, k;
+  int64_t split_k;   // k per split (a multiple of kStepK)
+  int32_t splits, row_blocks;
+  const void* x;     // dtype [m, k]
+  const void* bias;  // dtype [n] or NULL
+  void* y;           // dtype [m, n]
+  float* partial;    // f32 [splits][m][n] when splits > 1
+  uint32_t* counters;
+};
+
+// k staged per stage: 2048, or what fits kStageBytes for 8·NB rows.
+template <int NB>
+constexpr int stage_k() {
+  return kStageBytes / (8 * NB * 2) < 2048 ? kStageBytes / (8 * NB * 2) / kStepK * kStepK : 2048;
+}
+
+// Stages rows r0.. r0 + 8NB of x (clamped to m - 1) for k in [kb, kb + kc) into xs, in the
+// policy's order within each 128-step, zeros beyond k.
+template <class P, int NB>
+__device__ __forceinline__ void stage_x(const Shape& s, int64_t r0, int64_t kb, int kc, uint16_t* xs, int stride) {
+  const uint16_t* x = (const uint16_t*)s.x;
+  const int per_row = kc / 8;  // 8-value groups
+  const bool vec = s.k % 8 == 0 && ((uintptr_t)x % 16) == 0;
+  for (int i = threadIdx.x; i < 8 * NB * per_row; i += kThreads) {
+    const int r = i / per_row, o = (i % per_row) * 8;
+    const int64_t row = min(r0 + r, s.m - 1), k0 = kb + o;
+    uint16_t v[8];
+    if (vec && k0 + 8 <= s.k) {
+      *(uint4*)v = *(const uint4*)(x + row * s.k + k0);
+    } else {
+#pragma unroll
+      for (int e = 0; e < 8; ++e) v[e] = k0 + e < s.k ? x[row * s.k + k0 + e] : 0;
+    }
+    uint16_t* dst = xs + r * stride + (o / kStepK) * kStepK;
+#pragma unroll
+    for (int e = 0; e < 8; e += 2) *(uint32_t*)(dst + P::x_slot(o % kStepK + e)) = v[e] | ((uint32_t)v[e + 1] << 16);
+  }
+}
+
+// y (or the partial) for the accumulators of one warp: lane (g, q) holds columns col0 + g and
+// col0 + 8 + g of rows 8b + 2q and 8b + 2q + 1 of its row block.
+template <class P, class A, int NB>
+__device__ __forceinline__ void store_tile(const typename P::Args& a, const Shape& s, int64_t col0, int64_t r0, int lane,
+                                           const float (&acc)[NB][4], int split) {
+  const int g = lane / 4, q = lane % 4;
+#pragma unroll
+  for (int b = 0; b < NB; ++b)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int64_t col = col0 + g + 8 * (e / 2), row = r0 + 8 * b + 2 * q + (e % 2);
+      if (col >= s.n || row >= s.m) continue;
+      if (s.splits > 1) {
+        s.partial[((int64_t)split * s.m + row) * s.n + col] = acc[b][e];
+      } else {
+        float v = acc[b][e] * P::col_scale(a, col);
+        if (s.bias) v += A::to_f32(((const uint16_t*)s.bias)[col]);
+        ((uint16_t*)s.y)[row * s.n + col] = A::from_f32(v);
+      }
+    }
+}
+
+// The last block of an output tile: y = Σ_splits partial (in split order) · scale + bias.
+template <class P, class A, int NB>
+__device__ void reduce_tile(const typename P::Args& a, const Shape& s, int64_t c0, int64_t r0) {
+  constexpr int cols = 16 * kWarps;
+  for (int i = threadIdx.x; i < 8 * NB * cols; i += kThreads) {
+    const int64_t row = r0 + i / cols, col = c0 + i % cols;
+    if (row >= s.m || col >= s.n) continue;
+    float v = 0.0f;
+    for (int sp = 0; sp < s.splits; ++sp) v += __ldcg(s.partial + ((int64_t)sp * s.m + row) * s.n + col);
+    v *= P::col_scale(a, col);
+    if (s.bias) v += A::to_f32(((const uint16_t*)s.bias)[col]);
+    ((uint16_t*)s.y)[row * s.n + col] = A::from_f32(v);
+  }
+}
+
+// One block: columns c0 = 16·kWarps·cg.., rows r0 = 8·NB·rb.., k in split sp. Blocks are ordered
+// row block fastest, so the blocks reading one weight tile run together and share it through L2.
+template <class P, class A, int NB, int D>
+__global__ void __launch_bounds__(kThreads) weight_only_kernel(const typename P::Args a, const Shape s) {
+  extern __shared__ __align__(16) uint16_t xs[];
+  constexpr int KC = stage_k<NB>();
+  constexpr int stride = KC + P::kXPadBytes / 2;
+  const int rb = blockIdx.x % s.row_blocks;
+  const int sp = (blockIdx.x / s.row_blocks) % s.splits;
+  const int64_t cg = blockIdx.x / s.row_blocks / s.splits;
+  const int64_t c0 = cg * 16 * kWarps, r0 = (int64_t)rb * 8 * NB;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t col0 = c0 + 16 * warp;
+  const bool active = col0 < s.n;
+  const int64_t k_begin = sp * s.split_k, k_end = min(s.k, k_begin + s.split_k);
+
+  float acc[NB][4] = {};
+  for (int64_t kb = k_begin; kb < k_end; kb += KC) {
+    const int kc = (int)min((int64_t)KC, k_end - kb);
+    const int steps = (kc + kStepK - 1) / kStepK;
+    typename P::Raw raw[D];
+#pragma unroll
+    for (int d = 0; d < D; ++d)
+      if (active && d < steps) P::load(a, col0, kb + d * kStepK, lane, raw[d]);
+    __syncthreads();  // the previous stage's x is no longer read
+    stage_x<P, NB>(s, r0, kb, steps * kStepK, xs, stride);
+    __syncthreads();
+    if (!active) continue;
+    const uint16_t* xrow = xs + (lane / 4) * stride;
+    for (int i = 0; i < steps; i += D) {
+#pragma unroll
+      for (int d = 0; d < D; ++d) {
+        if (i + d >= steps) break;
+        P::template step<A, NB>(a, raw[d], col0, kb + (i + d) * kStepK, xrow + (i + d) * kStepK, stride, lane, acc);
+        if (i + d + D < steps) P::load(a, col0, kb + (i + d + D) * kStepK, lane, raw[d]);
+      }
+    }
+  }
+  if (active) store_tile<P, A, NB>(a, s, col0, r0, lane, acc, sp);
+  if (s.splits == 1) return;
+  __shared__ bool last;
+  __threadfence();
+  __syncthreads();
+  uint32_t* counter = s.counters + cg * s.row_blocks + rb;
+  if (threadIdx.x == 0) last = atomicAdd(counter, 1u) == (uint32_t)s.splits - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  reduce_tile<P, A, NB>(a, s, c0, r0);
+  if (threadIdx.x == 0) *counter = 0;
+}
+
+// Launches the kernel for s.m rows: NB from m, row blocks of 8·NB rows, and as many k-splits as
+// it takes for the grid to fill the chip once (k per split a multiple of 128). Partials come from
+// the context's pool; the semaphores are ctx->counters.
+template <class P, class A, int NB>
+tao_status launch_nb(tao_ctx* ctx, const typename P::Args& a, Shape s, const char* op) {
+  auto* kernel = weight_only_kernel<P, A, NB, P::kDepth>;
+  constexpr int smem = 8 * NB * (stage_k<NB>() + P::kXPadBytes / 2) * 2;
+  static int resident = 0;  // blocks per SM, from the occupancy calculator
+  if (resident == 0) {
+    CUDA_TRY(op, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+    CUDA_TRY(op, cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, kThreads, smem));
+    if (resident < 1) return fail(TAO_ERR_CUDA, op, "the weight-only kernel does not fit a multiprocessor");
+  }
+  s.row_blocks = (int32_t)((s.m + 8 * NB - 1) / (8 * NB));
+  const int64_t col_groups = (s.n + 16 * kWarps - 1) / (16 * kWarps);
+  const int64_t tiles = col_groups * s.row_blocks, slots = (int64_t)resident * sm_count(ctx->device);
+  const int64_t steps = (s.k + kStepK - 1) / kStepK;
+  int64_t splits = tiles >= slots || tiles > kSplitCounters ? 1 : (slots + tiles - 1) / tiles;
+  splits = splits > steps ? steps : splits;
+  s.split_k = (steps + splits - 1) / splits * kStepK;
+  s.splits = (int32_t)((s.k + s.split_k - 1) / s.split_k);
+  s.counters = (uint32_t*)ctx->counters;
+  s.partial = nullptr;
+  if (s.splits > 1) TAO_TRY(alloc(ctx, (uint64_t)s.splits * s.m * s.n * sizeof(float), (void**)&s.partial));
+  const uint64_t blocks = (uint64_t)tiles * s.splits;
+  kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(a, s);
+  tao_status st = check_launch(op);
+  if (s.partial) {
+    const tao_status fs = release(ctx, s.partial);
+    if (st == TAO_OK) st = fs;
+  }
+  return st;
+}
+
+// Picks NB (rows of x per block in groups of 8) from m: 8, 16, 32 rows, then blocks of 64.
+template <class P, class A>
+tao_status launch(tao_ctx* ctx, const typename P::Args& a, const Shape& s, const char* op) {
+  TAO_TRY(use_device(ctx, op));
+  if (s.m <= 8) return launch_nb<P, A, 1>(ctx, a, s, op);
+  if (s.m <= 16) return launch_nb<P, A, 2>(ctx, a, s, op);
+  if (s.m <= 32) return launch_nb<P, A, 4>(ctx, a, s, op);
+  return launch_nb<P, A, 8>(ctx, a, s, op);
+}
+
+}  // namespace wo
+}  // namespace cuda
+}  // namespace tao
