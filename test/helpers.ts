@@ -1,9 +1,13 @@
 /**
  * Shared test helpers, runtime-neutral (used by bun test and the Deno suite): a float64 reference of
  * the affine primitives written from the formulas in include/tao.h, bit-exact reference encoders and
- * decoders of the small float formats, SQNR, a seeded generator and the list of devices present.
+ * decoders of the small float formats, a float64 reference of linear with its error bound (dense and
+ * quantized weights), SQNR, a seeded generator and the list of devices present.
  */
-import { capabilities, cudaDeviceCount, TaoError, type DType } from "../lib/index.ts";
+import {
+  capabilities, cudaDeviceCount, disposePlain, full, linear, quantizedLinearImpl, QuantizedLinearPriority, randn, TaoError,
+  type AffineQuantizedTensor, type DType, type Tensor,
+} from "../lib/index.ts";
 
 // ------------------------------------------------------------------ devices
 
@@ -304,6 +308,16 @@ export function sqnr(ref: ArrayLike<number>, approx: ArrayLike<number>): number 
   return 10 * Math.log10(signal / noise);
 }
 
+/** The raw values of a tensor (bits for f16/bf16/f8), read back to the host. */
+export function bits(t: Tensor): number[] {
+  const host = t.to("cpu");
+  try {
+    return Array.from(host.hostData());
+  } finally {
+    if (host !== t) host.dispose();
+  }
+}
+
 /** Indices where two arrays differ (NaN equals NaN, +0 equals -0 unless `signedZero`). */
 export function mismatches(a: ArrayLike<number>, b: ArrayLike<number>, signedZero = false): number[] {
   const bad: number[] = [];
@@ -327,4 +341,142 @@ export function taoError(fn: () => unknown): TaoError {
     throw e;
   }
   throw new Error("expected a TaoError, nothing was thrown");
+}
+
+// ------------------------------------------------------------------ linear reference
+
+/** Unit roundoff (half an ulp, relative) of the dtypes a linear writes, and half their subnormals' spacing. */
+const ROUNDING: Partial<Record<DType, { u: number; tiny: number }>> = {
+  f32: { u: 2 ** -24, tiny: 2 ** -150 }, f16: { u: 2 ** -11, tiny: 2 ** -25 }, bf16: { u: 2 ** -8, tiny: 2 ** -134 },
+};
+
+/**
+ * Float64 y = x·wᵀ + bias for x [M, K], w [N, K] (row-major values) and bias [N] or null, with each
+ * output's mag = Σ|x·w| + |bias|, the scale of its summation error.
+ */
+export function refLinear(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  bias: ArrayLike<number> | null,
+  k: number,
+): { ref: Float64Array; mag: Float64Array } {
+  const m = x.length / k, n = w.length / k;
+  const ref = new Float64Array(m * n), mag = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = bias ? bias[j]! : 0, abs = Math.abs(sum);
+      for (let t = 0; t < k; t++) {
+        const p = x[i * k + t]! * w[j * k + t]!;
+        sum += p;
+        abs += Math.abs(p);
+      }
+      ref[i * n + j] = sum;
+      mag[i * n + j] = abs;
+    }
+  }
+  return { ref, mag };
+}
+
+/**
+ * How far a linear kernel's output may lie from refLinear's, derived for kernels that multiply
+ * bf16/f16 x by weights of at most 11 significant bits (products exact in f32), sum the K products
+ * in f32 in any order, then scale and add the bias in f32 and round once to the output dtype:
+ *   - each of the K - 1 adds, the scale multiply and the bias add errs by at most 2^-23 relative
+ *     (2^-24 when rounding to nearest; 2^-23 also covers truncating adders such as tensor cores'), so
+ *     the f32 result is within (K + 1)·2^-23·mag of ref (first order, Higham's γ bound);
+ *   - rounding to the output dtype adds u·|result|, u = 2^-8 (bf16) or 2^-11 (f16) relative, or,
+ *     below the dtype's normal range, half the subnormal spacing (2^-25 for f16).
+ * tol = u·|ref| + tiny + (1 + u)·(K + 2)·2^-23·mag (K + 2 absorbs the second-order terms).
+ */
+export function linearTolerance(ref: number, mag: number, k: number, dtype: DType): number {
+  const { u, tiny } = ROUNDING[dtype]!;
+  return u * Math.abs(ref) + tiny + (1 + u) * (k + 2) * 2 ** -23 * mag;
+}
+
+/** Outputs y [M·N] farther than linearTolerance from refLinear's, as "index: got vs want (tol)" (NaN never fits). */
+export function linearMisses(
+  y: ArrayLike<number>,
+  { ref, mag }: { ref: Float64Array; mag: Float64Array },
+  k: number,
+  dtype: DType,
+): string[] {
+  const bad: string[] = [];
+  if (y.length !== ref.length) return [`${y.length} outputs, expected ${ref.length}`];
+  for (let i = 0; i < ref.length; i++) {
+    const tol = linearTolerance(ref[i]!, mag[i]!, k, dtype);
+    if (!(Math.abs(y[i]! - ref[i]!) <= tol)) bad.push(`${i}: ${y[i]} vs ${ref[i]} (tol ${tol})`);
+  }
+  return bad.length > 8 ? [...bad.slice(0, 8), `... ${bad.length} in all`] : bad;
+}
+
+/** First index where two kernels' outputs differ by more than twice linearTolerance of the reference, or -1. */
+export function disagreement(a: ArrayLike<number>, b: ArrayLike<number>, { ref, mag }: { ref: Float64Array; mag: Float64Array }, k: number, dtype: DType): number {
+  for (let i = 0; i < ref.length; i++) {
+    if (!(Math.abs(a[i]! - b[i]!) <= 2 * linearTolerance(ref[i]!, mag[i]!, k, dtype))) return i;
+  }
+  return -1;
+}
+
+/**
+ * Runs a linear kernel `op(x, bias, { out })` on x [m, K] and, for odd m, bias [N] drawn from `seed`
+ * in `dtype` on `device`, with out [m, N] pre-filled with NaN so that every output must be written.
+ * Returns the host values of x, bias and y.
+ */
+export function poisonedLinear(
+  op: (x: Tensor, bias: Tensor | null, opts: { out: Tensor }) => Tensor,
+  o: { device: string; seed: number; m: number; n: number; k: number; dtype: DType },
+): { x: Float32Array; bias: Float32Array | null; y: Float32Array } {
+  using x = randn([o.m, o.k], { dtype: o.dtype, device: o.device, seed: o.seed });
+  using bias = o.m % 2 ? randn([o.n], { dtype: o.dtype, device: o.device, seed: o.seed + 1 }) : null;
+  using out = full([o.m, o.n], NaN, { dtype: o.dtype, device: o.device });
+  if (op(x, bias, { out }) !== out) throw new Error("the kernel did not return opts.out");
+  return { x: x.toArray() as Float32Array, bias: (bias?.toArray() as Float32Array) ?? null, y: out.toArray() as Float32Array };
+}
+
+/**
+ * The weight values [N·K] each kernel entry of the quantized-linear table multiplies x (of `dtype`)
+ * by, from the weight's plain form, as include/tao.h documents: the int4 kernel dtype((q − 8)·scale +
+ * zero) through one f32 fused multiply-add; the int8 kernel q·dtype(scale) (zero point 0, as its
+ * condition requires; exact in f32).
+ */
+function kernelWeight(entry: string, w: AffineQuantizedTensor, dtype: DType): number[] {
+  const plain = w.getPlain();
+  try {
+    const q = plain.data.toArray(), scale = Array.from(plain.scale.toArray());
+    const blocks = blockIndex(w.shape, w.params.blockSize);
+    const range = { qmin: w.params.quantMin, qmax: w.params.quantMax };
+    switch (entry) {
+      case "tensor_core_tiled: fused int4 kernel":
+        return refDequantize(q, blocks, scale, Array.from(plain.zeroPoint!.toArray()), { domain: DOMAIN.FLOAT, ...range }, dtype);
+      case "plain: int8 weight-only kernel":
+        return refDequantize(q, blocks, scale.map((s) => roundTo(s, dtype)), null, { domain: DOMAIN.NONE, ...range });
+      default:
+        throw new Error(`no reference weight for the kernel entry ${JSON.stringify(entry)}`);
+    }
+  } finally {
+    disposePlain(plain);
+  }
+}
+
+/**
+ * What y = linear(x, w, bias) misses of the entry dispatch runs for x: a kernel entry's y must lie
+ * within linearTolerance of the float64 product with that kernel's weight; a fallback's must equal
+ * dense linear with `dense` (default w.dequantize(x.dtype)) bit for bit. Empty when y is right.
+ */
+export function quantizedLinearMisses(
+  x: Tensor,
+  w: AffineQuantizedTensor,
+  bias: Tensor | null,
+  y: Tensor,
+  dense?: Tensor,
+): (number | string)[] {
+  const entry = quantizedLinearImpl(x, w, bias);
+  if (entry.priority === QuantizedLinearPriority.FALLBACK) {
+    using own = dense ? null : w.dequantize(x.dtype);
+    using want = linear(x, dense ?? own!, bias);
+    return mismatches(bits(y), bits(want));
+  }
+  const k = w.shape[1]!;
+  const ref = refLinear(x.toArray(), kernelWeight(entry.name, w, x.dtype), bias?.toArray() ?? null, k);
+  return linearMisses(y.toArray(), ref, k, x.dtype);
 }

@@ -1,31 +1,33 @@
 // quantize(model, config): swaps Linear weights in place, on every device present. On a
 // 256 → 384 → 256 MLP with N(0, 1) weights and inputs the quantized model's output keeps the SQNR
-// each scheme allows, and equals bit for bit a forward computed by hand as linear(x, w.dequantize(), b);
-// the filter, layers left alone and the tiled layout's plain fallback are reported.
+// each scheme allows, and each layer's output, at every M, is what its dispatch entry documents
+// (quantizedLinearMisses: a fallback equals linear(x, w.dequantize(), b) bit for bit, a fused kernel
+// the float64 product with its weight within tolerance); the filter, layers left alone and the tiled
+// layout's plain fallback are reported.
 import { describe, expect, test } from "bun:test";
 import {
-  AffineQuantizedTensor, int4WeightOnly, int8WeightOnly, linear, quantize, randn, Sequential, sqnr, ZeroPointDomain,
+  AffineQuantizedTensor, int4WeightOnly, int8WeightOnly, quantize, randn, Sequential, sqnr, ZeroPointDomain,
   Linear, type DType, type Module, type QuantConfig, type Tensor,
 } from "../lib/index.ts";
-import { devices, freshSeed, hasCuda, mismatches, noCudaReason } from "./helpers.ts";
+import { devices, freshSeed, hasCuda, noCudaReason, quantizedLinearMisses } from "./helpers.ts";
 import { mlp } from "./quant_model.ts";
 
 if (!hasCuda) console.log(`quant_api.test.ts: cuda:0 cases skipped: ${noCudaReason}`);
 
-const bits = (t: Tensor) => Array.from(t.to("cpu").hostData());
 const layers = (model: Module) => model.namedModules().flatMap(([, m]) => (m instanceof Linear ? [m] : []));
 
-/** The model's forward by hand: for each layer, linear(h, dequantize(w) or w, b). */
-function byHand(model: Module, x: Tensor): Tensor {
+/** The model's Linears run one by one from x: quantizedLinearMisses of each quantized layer's output. */
+function forwardMisses(model: Module, x: Tensor): (number | string)[][] {
+  const misses: (number | string)[][] = [];
   let h = x;
   for (const layer of layers(model)) {
-    const w = layer.weight;
-    using dense = w instanceof AffineQuantizedTensor ? w.dequantize(x.dtype) : null;
-    const next = linear(h, dense ?? (w as Tensor), layer.bias);
+    const next = layer.forward(h);
+    if (layer.weight instanceof AffineQuantizedTensor) misses.push(quantizedLinearMisses(h, layer.weight, layer.bias, next));
     if (h !== x) h.dispose();
     h = next;
   }
-  return h;
+  if (h !== x) h.dispose();
+  return misses;
 }
 
 /**
@@ -49,7 +51,7 @@ describe("quantize()", () => {
     for (const [name, config, layout, floor] of CONFIGS) {
       for (const dtype of ["bf16", "f32"] as DType[]) {
         const seed = freshSeed();
-        test(`${name}, ${dtype}: SQNR ≥ ${floor} dB, bit-exact against the forward by hand (${device}, seed ${seed})`, () => {
+        test(`${name}, ${dtype}: SQNR ≥ ${floor} dB, each layer as its linear entry documents (${device}, seed ${seed})`, () => {
           using model = mlp([256, 384, 256], dtype, device, seed);
           using x = randn([256, 256], { dtype, device, seed: seed + 1 });
           using yFloat = model.forward(x);
@@ -61,8 +63,7 @@ describe("quantize()", () => {
           expect(sqnr(yFloat, y)).toBeGreaterThan(floor);
           for (const m of [1, 3, 16, 77, 256]) {
             using xm = x.slice(0, 0, m);
-            using ym = model.forward(xm), want = byHand(model, xm);
-            expect(mismatches(bits(ym), bits(want))).toEqual([]);
+            expect(forwardMisses(model, xm)).toEqual([[], []]);
           }
         });
       }
@@ -91,8 +92,7 @@ describe("quantize()", () => {
       });
       expect(layers(model).map((l) => l.weight instanceof AffineQuantizedTensor)).toEqual([true, false, true]);
       using x = randn([5, 256], { dtype: "bf16", device });
-      using y = model.forward(x), want = byHand(model, x);
-      expect(mismatches(bits(y), bits(want))).toEqual([]);
+      expect(forwardMisses(model, x)).toEqual([[], []]);
       expect(quantize(model, int8WeightOnly())).toEqual({
         quantized: [{ name: "1", layout: "plain" }],
         skipped: [{ name: "0", reason: "already quantized" }, { name: "2", reason: "already quantized" }],

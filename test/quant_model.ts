@@ -1,5 +1,12 @@
-/** The model the quantize() and checkpoint tests run: Linears with N(0, 1) weights, seeded. */
-import { Linear, randn, Sequential, type DType, type Tensor } from "../lib/index.ts";
+/**
+ * The model the quantize(), checkpoint and quantized-kernel tests run: Linears with N(0, 1) weights,
+ * seeded; and one such layer quantized, measured and round-tripped through a checkpoint.
+ */
+import {
+  Linear, loadInto, quantize, quantizedLinearImpl, randn, save, Sequential, sqnr, type AffineQuantizedTensor, type DType,
+  type Module, type QuantConfig, type Tensor,
+} from "../lib/index.ts";
+import { bits, mismatches, quantizedLinearMisses } from "./helpers.ts";
 
 /**
  * A Sequential of Linears through `features` (e.g. [256, 384, 256]), weights N(0, 1) drawn from
@@ -13,4 +20,48 @@ export function mlp(features: number[], dtype: DType, device: string, seed: numb
     return layer;
   });
   return new Sequential(...layers);
+}
+
+/** The first Linear of a model. */
+export function firstLinear(model: Module): Linear {
+  return model.namedModules().map(([, m]) => m).find((m): m is Linear => m instanceof Linear)!;
+}
+
+/** What quantizedLayer measured. */
+export interface QuantizedLayerReport {
+  /** The name of the quantized-linear entry the layer's forward runs. */
+  entry: string;
+  /** SQNR (dB) of the quantized layer's output against the float layer's. */
+  sqnr: number;
+  /** quantizedLinearMisses of the quantized output (empty: right). */
+  misses: (number | string)[];
+  /** Whether a fresh float layer loaded from a checkpoint of the quantized one gives the same output bits. */
+  reloadedSame: boolean;
+}
+
+/**
+ * A Linear K → N (N(0, 1) weights in `dtype` on `device`, drawn from `seed`) quantized in place with
+ * `config` and run on x [...lead, K] (N(0, 1)); then saved to `path` and loaded into a fresh layer.
+ */
+export function quantizedLayer(
+  config: QuantConfig,
+  o: { k: number; n: number; lead: number[]; dtype: DType; device: string; seed: number; path: string },
+): QuantizedLayerReport {
+  using model = mlp([o.k, o.n], o.dtype, o.device, o.seed);
+  using x = randn([...o.lead, o.k], { dtype: o.dtype, device: o.device, seed: o.seed + 1 });
+  using dense = model.forward(x);
+  quantize(model, config);
+  const layer = firstLinear(model);
+  const weight = layer.weight as AffineQuantizedTensor;
+  using y = model.forward(x);
+  save(model, o.path);
+  using fresh = mlp([o.k, o.n], o.dtype, o.device, o.seed + 2);
+  loadInto(fresh, o.path);
+  using again = fresh.forward(x);
+  return {
+    entry: quantizedLinearImpl(x, weight, layer.bias).name,
+    sqnr: sqnr(dense, y),
+    misses: quantizedLinearMisses(x, weight, layer.bias, y),
+    reloadedSame: mismatches(bits(again), bits(y)).length === 0,
+  };
 }

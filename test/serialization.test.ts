@@ -10,7 +10,7 @@ import {
   AffineQuantizedTensor, int4WeightOnly, int8WeightOnly, load, loadInto, quantize, QUANTIZATION_METADATA_KEY, randn,
   readSafetensors, save, TaoError, writeSafetensors, ZeroPointDomain, type Module, type QuantConfig, type Tensor,
 } from "../lib/index.ts";
-import { devices, freshSeed, hasCuda, mismatches, noCudaReason } from "./helpers.ts";
+import { bits, devices, freshSeed, hasCuda, mismatches, noCudaReason } from "./helpers.ts";
 import { mlp } from "./quant_model.ts";
 
 if (!hasCuda) console.log(`serialization.test.ts: cuda:0 cases skipped: ${noCudaReason}`);
@@ -20,7 +20,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const newPath = () => join(dir, `${files++}.safetensors`);
 
-const bits = (t: Tensor) => Array.from(t.to("cpu").hostData());
 /** Raw bits of every parameter (the plain form of quantized ones), by name. */
 function snapshot(model: Module): Record<string, number[][]> {
   return Object.fromEntries(model.namedParameters().map(([name, p]) => {

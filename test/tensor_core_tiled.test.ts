@@ -6,13 +6,12 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import {
   dequantizeInt4TensorCoreTiled, fromArray, packInt4TensorCoreTiled, packTinygemmScalesAndZeros, readSafetensors, TaoError,
-  unpackInt4TensorCoreTiled, zeros, type InnerKTiles, type Tensor,
+  unpackInt4TensorCoreTiled, zeros, type InnerKTiles,
 } from "../lib/index.ts";
-import { devices, freshSeed, mismatches, rng } from "./helpers.ts";
+import { bits, devices, freshSeed, mismatches, rng } from "./helpers.ts";
 
 const dir = join(import.meta.dir, "fixtures");
 const files = readdirSync(dir).filter((f) => f.startsWith("int4pack_") && f.endsWith(".safetensors"));
-const bits = (t: Tensor) => Array.from(t.to("cpu").hostData());
 
 describe("tensor-core-tiled int4 layout vs PyTorch", () => {
   for (const file of files) {

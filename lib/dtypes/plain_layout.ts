@@ -2,14 +2,17 @@
  * PlainLayout (torchao's PlainLayout): the quantized values as they are, one per element in the
  * target's storage dtype (i8 for int8, u8 for uint4), with scale and zero point beside them. Holds
  * any shape, block size, target and zero-point domain. Storage: int_data, scale, zero_point (absent
- * in the NONE domain). Its linear dequantizes with dequantizeAffine, then runs dense linear.
+ * in the NONE domain). Its linear runs the int8 weight-only kernel (linearInt8WeightOnly) where
+ * that computes it (see int8KernelApplies), else dequantizes with dequantizeAffine, then runs
+ * dense linear.
  */
 import type { DType } from "../dtypes.ts";
 import type { Tensor } from "../tensor.ts";
+import { linearInt8WeightOnly } from "../ops/linear_int8.ts";
 import { qparamShape } from "../quantization/affine_args.ts";
 import { dequantizeAffine, targetInfo, ZeroPointDomain } from "../quantization/primitives.ts";
 import {
-  dequantizeThenLinear, registerLayout, type Layout, type LayoutStorage, type PlainForm, type QuantParams,
+  dequantizeThenLinear, registerLayout, type AffineQuantizedTensor, type Layout, type LayoutStorage, type PlainForm, type QuantParams,
 } from "./affine_quantized_tensor.ts";
 import { QuantizedLinearPriority, registerQuantizedLinear } from "./dispatch.ts";
 
@@ -48,7 +51,33 @@ export class PlainLayout implements Layout {
   }
 }
 
+/**
+ * Whether linearInt8WeightOnly computes linear(x, w) for a plain weight w exactly as its
+ * dequantization defines it: values stored as i8, a 2-D [N, K] weight with one scale per row
+ * (blocks [1, K]), zero point 0 (the NONE domain, or the INT domain with every zero point 0, as
+ * int8WeightOnly's symmetric mapping gives), and bf16 or f16 x ending in K. The INT-domain check
+ * reads the N zero points (on a GPU, one small copy to the host per call).
+ */
+function int8KernelApplies(x: Tensor, w: AffineQuantizedTensor): boolean {
+  const { shape, blockSize, zeroPointDomain } = w.params;
+  if (w.layout.name !== "plain" || w.storage.int_data!.dtype !== "i8") return false;
+  if (shape.length !== 2 || blockSize[0] !== 1 || blockSize[1] !== shape[1]) return false;
+  if ((x.dtype !== "bf16" && x.dtype !== "f16") || x.shape.at(-1) !== shape[1]) return false;
+  if (zeroPointDomain === ZeroPointDomain.NONE) return true;
+  return zeroPointDomain === ZeroPointDomain.INT && w.storage.zero_point!.toArray().every((z) => z === 0);
+}
+
 registerLayout("plain", () => new PlainLayout());
+registerQuantizedLinear({
+  name: "plain: int8 weight-only kernel",
+  priority: QuantizedLinearPriority.KERNEL,
+  condition: int8KernelApplies,
+  impl: (x, w, bias, opts) => {
+    const scale = w.storage.scale!; // [N, 1] in the weight's dtype
+    using cast = scale.dtype === x.dtype ? null : scale.cast(x.dtype);
+    return linearInt8WeightOnly(x, w.storage.int_data!, (cast ?? scale).reshape(w.shape[0]!), bias, opts);
+  },
+});
 registerQuantizedLinear({
   name: "plain: dequantizeAffine + dense linear",
   priority: QuantizedLinearPriority.FALLBACK,

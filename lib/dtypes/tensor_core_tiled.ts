@@ -5,7 +5,7 @@
  * zeros [N, K / groupSize] in the FLOAT zero-point domain (torchao's int4_weight_only). Packed
  * form: int32 [N/8, K/(innerKTiles·16), 32, innerKTiles/2] plus scales_and_zeros bf16
  * [K / groupSize, N, 2]. The word layout is documented in include/tao.h. TensorCoreTiledLayout
- * (at the end) is the layout built on these functions, with its dispatch entry.
+ * (at the end) is the layout built on these functions, with its dispatch entries.
  */
 import { native } from "../native/index.ts";
 import { check, invalid } from "../errors.ts";
@@ -17,6 +17,7 @@ import {
   dequantizeThenLinear, disposePlain, registerLayout, type Layout, type LayoutStorage, type PlainForm, type QuantParams,
 } from "./affine_quantized_tensor.ts";
 import { QuantizedLinearPriority, registerQuantizedLinear } from "./dispatch.ts";
+import { linearInt4TensorCoreTiled } from "../ops/linear_int4.ts";
 
 export type InnerKTiles = 2 | 4 | 8;
 
@@ -31,7 +32,8 @@ export function int4TiledShape(n: number, k: number, innerKTiles: InnerKTiles): 
   return [n / 8, k / (innerKTiles * 16), 32, innerKTiles / 2];
 }
 
-function plainSize(op: string, packed: Tensor): [number, number, InnerKTiles] {
+/** [N, K, innerKTiles] of a packed weight (TaoError naming `op` unless packed is i32 [N/8, K/(T·16), 32, T/2]). */
+export function int4TiledGeometry(op: string, packed: Tensor): [number, number, InnerKTiles] {
   const [nt, ko, lanes, half] = packed.shape;
   if (packed.dtype !== "i32" || packed.ndim !== 4 || lanes !== 32 || ![1, 2, 4].includes(half!)) {
     throw invalid(op, `packed must be i32 [N/8, K/(T*16), 32, T/2] with T in 2, 4, 8, not ${packed.dtype} [${packed.shape}]`);
@@ -53,7 +55,7 @@ export function packInt4TensorCoreTiled(q: Tensor, innerKTiles: InnerKTiles = 8)
 /** The plain uint4 values (u8 [N, K]) of a packed weight. */
 export function unpackInt4TensorCoreTiled(packed: Tensor): Tensor {
   const op = "unpackInt4TensorCoreTiled";
-  const [n, k, tiles] = plainSize(op, packed);
+  const [n, k, tiles] = int4TiledGeometry(op, packed);
   const src = packed.ptr(op);
   return produce("u8", [n, k], packed.device, op, (out) => {
     check(native.tao_unpack_int4_tensor_core_tiled(packed.context.handle(op), src, out.ptr(op), n, k, tiles), op);
@@ -66,7 +68,7 @@ export function unpackInt4TensorCoreTiled(packed: Tensor): Tensor {
  */
 export function dequantizeInt4TensorCoreTiled(packed: Tensor, scalesAndZeros: Tensor, groupSize: number): Tensor {
   const op = "dequantizeInt4TensorCoreTiled";
-  const [n, k, tiles] = plainSize(op, packed);
+  const [n, k, tiles] = int4TiledGeometry(op, packed);
   commonDevice(op, [packed, scalesAndZeros]);
   const want = [k / groupSize, n, 2];
   if (scalesAndZeros.dtype !== "bf16" || scalesAndZeros.shape.join() !== want.join()) {
@@ -112,7 +114,8 @@ export const TINYGEMM_GROUP_SIZES: readonly number[] = [32, 64, 128, 256];
  * [1, g] with g in 32, 64, 128, 256, N % 8 == 0 and K % (innerKTiles·16) == 0. Storage:
  * packed_weight (i32 [N/8, K/(innerKTiles·16), 32, innerKTiles/2]) and scale_and_zero (bf16
  * [K/g, N, 2]). Its values are tinygemm's bf16 dequantization (dequantizeInt4TensorCoreTiled);
- * dequantize to f32 or f16 casts those. Its linear dequantizes so, then runs dense linear.
+ * dequantize to f32 or f16 casts those. Its linear runs the fused kernel (linearInt4TensorCoreTiled)
+ * for bf16 and f16 x; f32 x dequantizes, then runs dense linear.
  */
 export class TensorCoreTiledLayout implements Layout {
   readonly name = "tensor_core_tiled";
@@ -182,6 +185,13 @@ export class TensorCoreTiledLayout implements Layout {
 }
 
 registerLayout("tensor_core_tiled", (options) => new TensorCoreTiledLayout(options.innerKTiles as InnerKTiles));
+registerQuantizedLinear({
+  name: "tensor_core_tiled: fused int4 kernel",
+  priority: QuantizedLinearPriority.KERNEL,
+  condition: (x, w) => w.layout.name === "tensor_core_tiled" && (x.dtype === "bf16" || x.dtype === "f16") && x.shape.at(-1) === w.shape[1],
+  impl: (x, w, bias, opts) =>
+    linearInt4TensorCoreTiled(x, w.storage.packed_weight!, w.storage.scale_and_zero!, w.params.blockSize[1]!, bias, opts),
+});
 registerQuantizedLinear({
   name: "tensor_core_tiled: tinygemm dequantize (bf16) + dense linear",
   priority: QuantizedLinearPriority.FALLBACK,
