@@ -19,13 +19,22 @@ namespace {
 // first k-tile and (2, 6), (3, 7) those of its second: the layout is mma.m16n8k16's fragments.
 // x is staged so that lane q finds its 8 values of a span (k = 2q + {0, 1, 8, 9, 16, 17, 24, 25})
 // as one 16-byte vector: the B fragments of both k-tiles.
+//
+// Rows of x up to 16 (NB <= 2): the nibbles enter the mma as they are, or-ed into the mantissa of
+// a power of two P (128 for bf16, 1024 for f16: P + q is exact), two instructions per pair. Per
+// quantization group the kernel accumulates R = Σ (P + q)·x and, with a second mma of a ones
+// matrix, X = Σ x, and adds s·R + (z − (P + 8)·s)·X in f32: Σ ((q − 8)·s + z)·x with the
+// dequantized weight never rounded. More rows (NB >= 4): the weight is dequantized in registers,
+// dtype((q − 8)·s + z) rounded once (tinygemm's own bf16 rounding), and each fragment serves NB
+// mmas; this keeps the accumulators to one set.
 template <int T>
 struct Int4TiledWeights {
   struct Args {
     const uint32_t* packed;
     const uint32_t* sz;  // (scale | zero << 16) bf16 pairs, [k / group][n]
     int64_t n, k_outer;
-    int32_t group;
+    int32_t group_shift;  // log2(group)
+    int32_t gs_shift;     // log2(min(group, 128)): k per group within a step
   };
   struct Raw {
     uint32_t wa[4], wb[4];  // words of the step's 4 spans, n-tiles a and b
@@ -39,7 +48,6 @@ struct Int4TiledWeights {
     return (o & ~31) + ((oo >> 1) & 3) * 8 + 2 * (oo >> 3) + (oo & 1);
   }
   static __device__ __forceinline__ float col_scale(const Args&, int64_t) { return 1.0f; }
-  static __device__ __forceinline__ int groups_per_step(const Args& a) { return a.group >= wo::kStepK ? 1 : wo::kStepK / a.group; }
 
   static __device__ __forceinline__ void load(const Args& a, int64_t col0, int64_t kstep, int lane, Raw& r) {
     const int64_t nta = col0 / 8, ntb = min(nta + 1, a.n / 8 - 1);
@@ -65,46 +73,75 @@ struct Int4TiledWeights {
         r.wb[c] = in ? __ldg(pb) : 0u;
       }
     }
-    const int gps = groups_per_step(a), g = lane / 4;
+    const int g = lane / 4;
     const int64_t last = a.k_outer * 16 * T - 1;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      if (i >= gps) break;
-      const int64_t gi = min(kstep + i * (int64_t)a.group, last) / a.group;
+      if ((i << a.gs_shift) >= wo::kStepK) break;
+      const int64_t gi = min(kstep + (i << a.gs_shift), last) >> a.group_shift;
       r.sa[i] = __ldg(a.sz + gi * a.n + nta * 8 + g);
       r.sb[i] = __ldg(a.sz + gi * a.n + ntb * 8 + g);
     }
   }
 
-  // q - 8 for nibbles h and h + 4 of w, exact, then (q - 8)·s + z rounded once: one pair of A.
+  // Nibbles h and h + 4 of w as the pair (P + q_h, P + q_{h+4}).
   template <class A>
-  static __device__ __forceinline__ uint32_t dequant(uint32_t w, int h, uint32_t s2, uint32_t z2) {
-    const uint32_t biased = ((w >> (4 * h)) & 0x000F000Fu) | A::kNibbleBase;
-    return A::fma2(A::fma2(biased, A::kOne, A::kNibbleBias), s2, z2);
+  static __device__ __forceinline__ uint32_t nibbles(uint32_t w, int h) {
+    return ((w >> (4 * h)) & 0x000F000Fu) | A::kNibbleBase;
   }
-
-  static __device__ __forceinline__ uint32_t pick(const uint32_t (&v)[4], int gps, int j) {
-    return gps >= 4 ? v[j] : gps == 2 ? v[j >> 1] : v[0];
+  // The (scale, zero) word of span j's group.
+  static __device__ __forceinline__ uint32_t group_word(const uint32_t (&v)[4], int gs_shift, int j) {
+    return gs_shift == 5 ? v[j] : gs_shift == 6 ? v[j >> 1] : v[0];
   }
 
   template <class A, int NB>
   static __device__ __forceinline__ void step(const Args& a, const Raw& r, int64_t, int64_t, const uint16_t* xrow, int stride,
                                               int lane, float (&acc)[NB][4]) {
-    const int q = lane % 4, gps = groups_per_step(a);
+    const int q = lane % 4;
+    // Spans after which a group ends: every span (32), every other (64), the last (128, 256).
+    const int ends = a.gs_shift == 5 ? 0xF : a.gs_shift == 6 ? 0xA : 0x8;
+    const uint32_t ones[4] = {A::kOne, A::kOne, A::kOne, A::kOne};
+    float sum_qx[NB <= 2 ? NB : 1][4] = {}, sum_x[NB <= 2 ? NB : 1][4] = {};
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      uint32_t s2a, z2a, s2b, z2b;
-      A::scale_zero(pick(r.sa, gps, j), &s2a, &z2a);
-      A::scale_zero(pick(r.sb, gps, j), &s2b, &z2b);
       uint4 xv[NB];
 #pragma unroll
       for (int b = 0; b < NB; ++b) xv[b] = *(const uint4*)(xrow + b * 8 * stride + 32 * j + 8 * q);
+      const uint32_t pa = group_word(r.sa, a.gs_shift, j), pb = group_word(r.sb, a.gs_shift, j);
+      if constexpr (NB <= 2) {
 #pragma unroll
-      for (int t = 0; t < 2; ++t) {
-        const uint32_t f[4] = {dequant<A>(r.wa[j], 2 * t, s2a, z2a), dequant<A>(r.wb[j], 2 * t, s2b, z2b),
-                               dequant<A>(r.wa[j], 2 * t + 1, s2a, z2a), dequant<A>(r.wb[j], 2 * t + 1, s2b, z2b)};
+        for (int t = 0; t < 2; ++t) {
+          const uint32_t f[4] = {nibbles<A>(r.wa[j], 2 * t), nibbles<A>(r.wb[j], 2 * t), nibbles<A>(r.wa[j], 2 * t + 1),
+                                 nibbles<A>(r.wb[j], 2 * t + 1)};
 #pragma unroll
-        for (int b = 0; b < NB; ++b) A::mma(acc[b], f, t ? xv[b].z : xv[b].x, t ? xv[b].w : xv[b].y);
+          for (int b = 0; b < NB; ++b) {
+            A::mma(sum_qx[b], f, t ? xv[b].z : xv[b].x, t ? xv[b].w : xv[b].y);
+            A::mma(sum_x[b], ones, t ? xv[b].z : xv[b].x, t ? xv[b].w : xv[b].y);
+          }
+        }
+        if (!((ends >> j) & 1)) continue;  // the group goes on
+        const float sa = __uint_as_float(pa << 16), sb = __uint_as_float(pb << 16);
+        const float za = __uint_as_float(pa & 0xFFFF0000u) - A::kNibbleOffset * sa;
+        const float zb = __uint_as_float(pb & 0xFFFF0000u) - A::kNibbleOffset * sb;
+#pragma unroll
+        for (int b = 0; b < NB; ++b)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            acc[b][e] += (e < 2 ? sa : sb) * sum_qx[b][e] + (e < 2 ? za : zb) * sum_x[b][e];
+            sum_qx[b][e] = sum_x[b][e] = 0.0f;
+          }
+      } else {
+        uint32_t s2a, z2a, s2b, z2b;
+        A::scale_zero(pa, &s2a, &z2a);
+        A::scale_zero(pb, &s2b, &z2b);
+#pragma unroll
+        for (int t = 0; t < 2; ++t) {
+          const uint32_t f[4] = {A::dequant4(nibbles<A>(r.wa[j], 2 * t), s2a, z2a), A::dequant4(nibbles<A>(r.wb[j], 2 * t), s2b, z2b),
+                                 A::dequant4(nibbles<A>(r.wa[j], 2 * t + 1), s2a, z2a),
+                                 A::dequant4(nibbles<A>(r.wb[j], 2 * t + 1), s2b, z2b)};
+#pragma unroll
+          for (int b = 0; b < NB; ++b) A::mma(acc[b], f, t ? xv[b].z : xv[b].x, t ? xv[b].w : xv[b].y);
+        }
       }
     }
   }
@@ -112,7 +149,9 @@ struct Int4TiledWeights {
 
 template <int T, int Dtype>
 tao_status fused(tao_ctx* ctx, const Int4LinearCall& c, const char* op) {
-  const typename Int4TiledWeights<T>::Args a{(const uint32_t*)c.packed, (const uint32_t*)c.sz, c.g.n, c.g.k_outer, c.group};
+  const int group_shift = __builtin_ctz((unsigned)c.group);
+  const typename Int4TiledWeights<T>::Args a{(const uint32_t*)c.packed, (const uint32_t*)c.sz, c.g.n, c.g.k_outer, group_shift,
+                                             group_shift < 7 ? group_shift : 7};
   const wo::Shape s{c.m, c.g.n, c.g.k, 0, 0, 0, c.x, c.bias, c.y, nullptr, nullptr};
   return wo::launch<Int4TiledWeights<T>, Act<Dtype>>(ctx, a, s, op);
 }

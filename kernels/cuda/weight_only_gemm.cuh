@@ -115,7 +115,7 @@ __device__ void reduce_tile(const typename P::Args& a, const Shape& s, int64_t c
 // One block: columns c0 = 16·kWarps·cg.., rows r0 = 8·NB·rb.., k in split sp. Blocks are ordered
 // row block fastest, so the blocks reading one weight tile run together and share it through L2.
 template <class P, class A, int NB, int D>
-__global__ void __launch_bounds__(kThreads) weight_only_kernel(const typename P::Args a, const Shape s) {
+__global__ void __launch_bounds__(kThreads, NB <= 2 ? 3 : 1) weight_only_kernel(const typename P::Args a, const Shape s) {
   extern __shared__ __align__(16) uint16_t xs[];
   constexpr int KC = stage_k<NB>();
   constexpr int stride = KC + P::kXPadBytes / 2;
@@ -169,7 +169,8 @@ __global__ void __launch_bounds__(kThreads) weight_only_kernel(const typename P:
 // the context's pool; the semaphores are ctx->counters.
 template <class P, class A, int NB>
 tao_status launch_nb(tao_ctx* ctx, const typename P::Args& a, Shape s, const char* op) {
-  auto* kernel = weight_only_kernel<P, A, NB, P::kDepth>;
+  constexpr int D = NB >= 4 ? 2 : P::kDepth;  // wide row blocks hold more accumulators
+  auto* kernel = weight_only_kernel<P, A, NB, D>;
   constexpr int smem = 8 * NB * (stage_k<NB>() + P::kXPadBytes / 2) * 2;
   static int resident = 0;  // blocks per SM, from the occupancy calculator
   if (resident == 0) {
@@ -181,10 +182,18 @@ tao_status launch_nb(tao_ctx* ctx, const typename P::Args& a, Shape s, const cha
   const int64_t col_groups = (s.n + 16 * kWarps - 1) / (16 * kWarps);
   const int64_t tiles = col_groups * s.row_blocks, slots = (int64_t)resident * sm_count(ctx->device);
   const int64_t steps = (s.k + kStepK - 1) / kStepK;
-  int64_t splits = tiles >= slots || tiles > kSplitCounters ? 1 : (slots + tiles - 1) / tiles;
-  splits = splits > steps ? steps : splits;
-  s.split_k = (steps + splits - 1) / splits * kStepK;
-  s.splits = (int32_t)((s.k + s.split_k - 1) / s.split_k);
+  s.split_k = steps * kStepK;
+  s.splits = 1;
+  if (tiles <= kSplitCounters) {
+    // Splits of k minimizing (waves of the grid) × (steps per block + a block's fixed cost of
+    // about two steps); the fewest splits among equals, for fewer partials.
+    int64_t best = -1;
+    for (int64_t sp = 1; sp <= steps && sp <= 64; ++sp) {
+      const int64_t per = (steps + sp - 1) / sp, used = (steps + per - 1) / per;
+      const int64_t cost = ((tiles * used + slots - 1) / slots) * (per + 2);
+      if (best < 0 || cost < best) best = cost, s.split_k = per * kStepK, s.splits = (int32_t)used;
+    }
+  }
   s.counters = (uint32_t*)ctx->counters;
   s.partial = nullptr;
   if (s.splits > 1) TAO_TRY(alloc(ctx, (uint64_t)s.splits * s.m * s.n * sizeof(float), (void**)&s.partial));
