@@ -1,6 +1,7 @@
-// CUDA pack / unpack / dequantize of the tinygemm int4 layout: one packed word per thread
-// (kernels/common/int4_tiled.h). Consecutive threads take consecutive words, so the packed side is
-// coalesced; these are layout conversions run once per weight, not the matmul hot path.
+// CUDA pack / unpack / dequantize of the tinygemm int4 layout (kernels/common/int4_tiled.h).
+// Pack and unpack: one packed word per thread, consecutive threads on consecutive words (layout
+// conversions run once per weight). Dequantize feeds the large-m linear, so it is built for
+// bandwidth: one thread per 32 consecutive k of a row, writing them as four 16-byte stores.
 #include "../common/backend.h"
 #include "../common/int4_tiled.h"
 #include "launch.cuh"
@@ -14,12 +15,50 @@ __global__ void int4_tiled_kernel(Int4Op op, Int4TiledCall c) {
   for (uint64_t w = global_thread(); w < (uint64_t)c.g.words; w += grid_threads()) int4_tiled_step(op, c, (int64_t)w);
 }
 
+// out[n][32·span .. +32) for each (row n, span) item, spans of a row on consecutive threads. The
+// span's 32 values sit in word j = span % (T/2) of lanes 4g..4g+3 (g = n % 8) of its k-outer
+// block; all share one quantization group (groups are multiples of 32).
+template <int T>
+__global__ void int4_tiled_dequantize_kernel(Int4TiledCall c) {
+  const uint64_t spans = (uint64_t)c.g.k / 32, items = (uint64_t)c.g.n * spans;
+  const uint32_t* packed = (const uint32_t*)c.src;
+  const uint16_t* sz = (const uint16_t*)c.sz;
+  for (uint64_t i = global_thread(); i < items; i += grid_threads()) {
+    const int64_t n = (int64_t)(i / spans), span = (int64_t)(i % spans);
+    const int64_t ko = span / (T / 2), j = span % (T / 2), k0 = 32 * span;
+    const uint32_t* words = packed + ((n / 8 * c.g.k_outer + ko) * 32 + 4 * (n % 8)) * (T / 2) + j;
+    const uint16_t* p = sz + ((k0 / c.group) * c.g.n + n) * 2;
+    const float scale = bf16_to_f32(p[0]), zero = bf16_to_f32(p[1]);
+    Vec<uint16_t, 8> out[4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      const uint32_t w = words[q * (T / 2)];
+#pragma unroll
+      for (int s = 0; s < 8; ++s) {  // nibble s of lane q holds k = 2q + int4_tiled_kofs(s)
+        const int kk = 2 * q + int4_tiled_kofs(s);
+        out[kk / 8].v[kk % 8] = f32_to_bf16(fma_f(sub_rn((float)((w >> (4 * s)) & 0xF), 8.0f), scale, zero));
+      }
+    }
+    auto* dst = (Vec<uint16_t, 8>*)((uint16_t*)c.dst + n * c.g.k + k0);
+#pragma unroll
+    for (int v = 0; v < 4; ++v) dst[v] = out[v];
+  }
+}
+
 }  // namespace
 
 tao_status int4_tiled(tao_ctx* ctx, Int4Op op, const Int4TiledCall& c) {
   const char* name = "tao_int4_tensor_core_tiled";
   TAO_TRY(use_device(ctx, name));
-  int4_tiled_kernel<<<grid_for(ctx, (uint64_t)c.g.words, 256), 256, 0, stream_of(ctx)>>>(op, c);
+  if (op == Int4Op::Dequantize && aligned_to(c.dst, 16)) {
+    const uint64_t items = (uint64_t)c.g.n * (c.g.k / 32);
+    const unsigned grid = grid_for(ctx, items, 256);
+    if (c.g.tiles == 2) int4_tiled_dequantize_kernel<2><<<grid, 256, 0, stream_of(ctx)>>>(c);
+    else if (c.g.tiles == 4) int4_tiled_dequantize_kernel<4><<<grid, 256, 0, stream_of(ctx)>>>(c);
+    else int4_tiled_dequantize_kernel<8><<<grid, 256, 0, stream_of(ctx)>>>(c);
+  } else {
+    int4_tiled_kernel<<<grid_for(ctx, (uint64_t)c.g.words, 256), 256, 0, stream_of(ctx)>>>(op, c);
+  }
   return check_launch(name);
 }
 
