@@ -54,17 +54,17 @@ export class PlainLayout implements Layout {
 /**
  * Whether linearInt8WeightOnly computes linear(x, w) for a plain weight w exactly as its
  * dequantization defines it: values stored as i8, a 2-D [N, K] weight with one scale per row
- * (blocks [1, K]), zero point 0 (the NONE domain, or the INT domain with every zero point 0, as
- * int8WeightOnly's symmetric mapping gives), and bf16 or f16 x ending in K. The INT-domain check
- * reads the N zero points (on a GPU, one small copy to the host per call).
+ * (blocks [1, K]), bf16 or f16 x ending in K, and zero point 0: the NONE domain, or the INT domain
+ * of a weight made by int8WeightOnly (config record "int8_weight_only", whose symmetric mapping
+ * makes every zero point 0). Other INT-domain weights take the fallback: their zero points are
+ * not read here, since that would wait for the device on every call.
  */
 function int8KernelApplies(x: Tensor, w: AffineQuantizedTensor): boolean {
   const { shape, blockSize, zeroPointDomain } = w.params;
   if (w.layout.name !== "plain" || w.storage.int_data!.dtype !== "i8") return false;
   if (shape.length !== 2 || blockSize[0] !== 1 || blockSize[1] !== shape[1]) return false;
   if ((x.dtype !== "bf16" && x.dtype !== "f16") || x.shape.at(-1) !== shape[1]) return false;
-  if (zeroPointDomain === ZeroPointDomain.NONE) return true;
-  return zeroPointDomain === ZeroPointDomain.INT && w.storage.zero_point!.toArray().every((z) => z === 0);
+  return zeroPointDomain === ZeroPointDomain.NONE || (zeroPointDomain === ZeroPointDomain.INT && w.config?.name === "int8_weight_only");
 }
 
 registerLayout("plain", () => new PlainLayout());

@@ -24,7 +24,8 @@ export interface QuantConfig {
 
 /**
  * torchao's int8_weight_only: int8 per output channel (blocks [1, K]), symmetric, zero point 0
- * (INT domain, i32), scale in the weight's dtype, eps = f32 machine epsilon. Plain layout.
+ * (INT domain, i32), scale in the weight's dtype, eps = f32 machine epsilon. Plain layout, whose
+ * int8 kernel entry recognizes these weights by their record (name "int8_weight_only").
  */
 export function int8WeightOnly(): QuantConfig {
   const record = { name: "int8_weight_only" };
