@@ -7,8 +7,12 @@ timeout 200 /tmp/wprobe time 2>&1 | tee $OUT/time.log
 NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 echo "ncu: $NCU"
 if [ -n "$NCU" ]; then
-  timeout 150 $NCU --kernel-name regex:weight_only --launch-count 2 --section SpeedOfLight --section Occupancy --section WarpStateStats --section LaunchStats --section MemoryWorkloadAnalysis /tmp/wprobe once 28672 4096 1 > $OUT/ncu.txt 2>&1
-  grep -E "weight_only_kernel|Duration|DRAM Throughput|Memory Throughput|Achieved Occupancy|Theoretical Occupancy|Registers Per|Block Limit|Stall|Warp Cycles Per Issued|Issue Slots|Grid Size|Waves Per SM|L2 Hit|Compute \(SM\)" $OUT/ncu.txt | head -60
+  STALLS=$(for r in long_scoreboard short_scoreboard wait math_pipe_throttle mio_throttle lg_throttle barrier not_selected selected tex_throttle dispatch_stall no_instruction branch_resolving imc_miss; do printf "smsp__average_warps_issue_stalled_%s_per_issue_active.ratio," $r; done)
+  for shape in "28672 4096 1" "28672 4096 16"; do
+    timeout 100 $NCU --kernel-name regex:weight_only --launch-count 1 --section SpeedOfLight --section Occupancy --section LaunchStats --metrics ${STALLS}smsp__inst_executed.sum,sm__warps_active.avg.pct_of_peak_sustained_active /tmp/wprobe once $shape > $OUT/ncu.txt 2>&1
+    echo "== ncu int4 $shape"
+    grep -E "Duration|DRAM Throughput|Achieved Occupancy|Registers Per|Grid Size|Compute \(SM\)|stalled|inst_executed" $OUT/ncu.txt | sed -E 's/smsp__average_warps_issue_stalled_//; s/_per_issue_active.ratio//' | awk '{print $1, $NF}' | sort -k2 -rn | head -20
+  done
 fi
 # SASS of the int4 kernels (instruction mix of the m <= 8, bf16, inner_k_tiles 8 one)
 /usr/local/cuda/bin/cuobjdump -sass build/CMakeFiles/tao.dir/kernels/cuda/int4_linear.cu.o > $OUT/int4.sass 2>&1

@@ -49,38 +49,49 @@ struct Int4TiledWeights {
   }
   static __device__ __forceinline__ float col_scale(const Args&, int64_t) { return 1.0f; }
 
-  static __device__ __forceinline__ void load(const Args& a, int64_t col0, int64_t kstep, int lane, Raw& r) {
-    const int64_t nta = col0 / 8, ntb = min(nta + 1, a.n / 8 - 1);
-    constexpr int per = T / 2;  // words per lane per k-outer step
+  // A warp's packed words and (scale, zero) words at the start of its k-range.
+  struct Cursor {
+    const uint32_t* wa;  // lane's words of n-tile a at k-outer ko0 (then +128 words per step)
+    const uint32_t* wb;
+    const uint32_t* sa;  // (scale, zero) of column 8a + g, group 0 (then + n per group)
+    const uint32_t* sb;
+    int32_t ko0, k_begin;
+  };
+  static __device__ __forceinline__ Cursor cursor(const Args& a, int64_t col0, int64_t k_begin, int lane) {
+    constexpr int per = T / 2;  // words per lane per k-outer block
+    const int64_t nta = col0 / 8, ntb = min(nta + 1, a.n / 8 - 1), ko0 = k_begin / (16 * T);
+    return Cursor{a.packed + ((nta * a.k_outer + ko0) * 32 + lane) * per, a.packed + ((ntb * a.k_outer + ko0) * 32 + lane) * per,
+                  a.sz + nta * 8 + lane / 4, a.sz + ntb * 8 + lane / 4, (int32_t)ko0, (int32_t)k_begin};
+  }
+
+  static __device__ __forceinline__ void load(const Args& a, const Cursor& cur, int step, Raw& r) {
+    constexpr int per = T / 2;
 #pragma unroll
-    for (int c = 0; c < 4 / per; ++c) {
-      const int64_t ko = kstep / (16 * T) + c;
-      const bool in = ko < a.k_outer;
-      const uint32_t* pa = a.packed + ((nta * a.k_outer + ko) * 32 + lane) * per;
-      const uint32_t* pb = a.packed + ((ntb * a.k_outer + ko) * 32 + lane) * per;
+    for (int c = 0; c < 4 / per; ++c) {  // the k-outer blocks of the step (16T words each)
+      const int o = step * 128 + c * 16 * T;
+      // k % 128 may be 32 or 64 for T < 8: the last step's trailing blocks are zeros.
+      const bool in = T == 8 || cur.ko0 + step * (8 / T) + c < a.k_outer;
       if constexpr (per == 4) {
-        const uint4 va = in ? __ldg((const uint4*)pa) : make_uint4(0, 0, 0, 0);
-        const uint4 vb = in ? __ldg((const uint4*)pb) : make_uint4(0, 0, 0, 0);
+        const uint4 va = __ldg((const uint4*)(cur.wa + o)), vb = __ldg((const uint4*)(cur.wb + o));
         r.wa[0] = va.x, r.wa[1] = va.y, r.wa[2] = va.z, r.wa[3] = va.w;
         r.wb[0] = vb.x, r.wb[1] = vb.y, r.wb[2] = vb.z, r.wb[3] = vb.w;
       } else if constexpr (per == 2) {
-        const uint2 va = in ? __ldg((const uint2*)pa) : make_uint2(0, 0);
-        const uint2 vb = in ? __ldg((const uint2*)pb) : make_uint2(0, 0);
+        const uint2 va = in ? __ldg((const uint2*)(cur.wa + o)) : make_uint2(0, 0);
+        const uint2 vb = in ? __ldg((const uint2*)(cur.wb + o)) : make_uint2(0, 0);
         r.wa[2 * c] = va.x, r.wa[2 * c + 1] = va.y;
         r.wb[2 * c] = vb.x, r.wb[2 * c + 1] = vb.y;
       } else {
-        r.wa[c] = in ? __ldg(pa) : 0u;
-        r.wb[c] = in ? __ldg(pb) : 0u;
+        r.wa[c] = in ? __ldg(cur.wa + o) : 0u;
+        r.wb[c] = in ? __ldg(cur.wb + o) : 0u;
       }
     }
-    const int g = lane / 4;
-    const int64_t last = a.k_outer * 16 * T - 1;
+    const int last = (int)((a.k_outer * 16 * T - 1) >> a.group_shift);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       if ((i << a.gs_shift) >= wo::kStepK) break;
-      const int64_t gi = min(kstep + (i << a.gs_shift), last) >> a.group_shift;
-      r.sa[i] = __ldg(a.sz + gi * a.n + nta * 8 + g);
-      r.sb[i] = __ldg(a.sz + gi * a.n + ntb * 8 + g);
+      const int64_t gi = min((cur.k_begin + step * 128 + (i << a.gs_shift)) >> a.group_shift, last);
+      r.sa[i] = __ldg(cur.sa + gi * a.n);
+      r.sb[i] = __ldg(cur.sb + gi * a.n);
     }
   }
 
@@ -95,8 +106,8 @@ struct Int4TiledWeights {
   }
 
   template <class A, int NB>
-  static __device__ __forceinline__ void step(const Args& a, const Raw& r, int64_t, int64_t, const uint16_t* xrow, int stride,
-                                              int lane, float (&acc)[NB][4]) {
+  static __device__ __forceinline__ void step(const Args& a, const Raw& r, const uint16_t* xrow, int stride, int lane,
+                                              float (&acc)[NB][4]) {
     const int q = lane % 4;
     // Spans after which a group ends: every span (32), every other (64), the last (128, 256).
     const int ends = a.gs_shift == 5 ? 0xF : a.gs_shift == 6 ? 0xA : 0x8;

@@ -31,18 +31,26 @@ struct Int8Rows {
     return a.f16 ? f16_to_f32(a.scale[col]) : bf16_to_f32(a.scale[col]);
   }
 
-  // 16 bytes of row `row` at k0 (zeros from k on: a padded row's tail is zero too).
-  static __device__ __forceinline__ uint4 load16(const Args& a, int64_t row, int64_t k0) {
-    return k0 < a.k ? __ldg((const uint4*)(a.q + row * a.ldq + k0)) : make_uint4(0, 0, 0, 0);
+  // Lane (g, q)'s bytes of rows col0 + g and col0 + 8 + g at k_begin + 16q (then +128 per step).
+  struct Cursor {
+    const int8_t* a;
+    const int8_t* b;
+    int64_t k0;  // k of the cursor's first byte
+  };
+  static __device__ __forceinline__ Cursor cursor(const Args& a, int64_t col0, int64_t k_begin, int lane) {
+    const int g = lane / 4, q = lane % 4;
+    const int64_t ra = min(col0 + g, a.n - 1), rb = min(col0 + 8 + g, a.n - 1), k0 = k_begin + 16 * q;
+    return Cursor{a.q + ra * a.ldq + k0, a.q + rb * a.ldq + k0, k0};
   }
 
-  static __device__ __forceinline__ void load(const Args& a, int64_t col0, int64_t kstep, int lane, Raw& r) {
-    const int g = lane / 4, q = lane % 4;
-    const int64_t ra = min(col0 + g, a.n - 1), rb = min(col0 + 8 + g, a.n - 1);
+  // Spans 0 and 1 of the step (zeros from k on: a padded row's tail is zero too).
+  static __device__ __forceinline__ void load(const Args& a, const Cursor& cur, int step, Raw& r) {
 #pragma unroll
     for (int sp = 0; sp < 2; ++sp) {
-      r.a[sp] = load16(a, ra, kstep + 64 * sp + 16 * q);
-      r.b[sp] = load16(a, rb, kstep + 64 * sp + 16 * q);
+      const int o = step * 128 + 64 * sp;
+      const bool in = cur.k0 + o < a.k;
+      r.a[sp] = in ? __ldg((const uint4*)(cur.a + o)) : make_uint4(0, 0, 0, 0);
+      r.b[sp] = in ? __ldg((const uint4*)(cur.b + o)) : make_uint4(0, 0, 0, 0);
     }
   }
 
@@ -51,8 +59,8 @@ struct Int8Rows {
   }
 
   template <class A, int NB>
-  static __device__ __forceinline__ void step(const Args&, const Raw& r, int64_t, int64_t, const uint16_t* xrow, int stride,
-                                              int lane, float (&acc)[NB][4]) {
+  static __device__ __forceinline__ void step(const Args&, const Raw& r, const uint16_t* xrow, int stride, int lane,
+                                              float (&acc)[NB][4]) {
     const int q = lane % 4;
 #pragma unroll
     for (int sp = 0; sp < 2; ++sp) {

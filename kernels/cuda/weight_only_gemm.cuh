@@ -14,9 +14,10 @@
 // applies the epilogue and stores y. Without a split, the epilogue runs on the accumulators.
 //
 // A weight policy P provides: Args; Raw (registers of one step); kXPadBytes; x_slot(o) (where k
-// offset o of a 128-step lives in a staged row); kDepth (steps of loads in flight); load(args,
-// col0, kstep, lane, raw); and
-// step<A, NB>(args, raw, col0, kstep, x rows, lane, acc), which runs the step's 8 mma k-tiles.
+// offset o of a 128-step lives in a staged row); kDepth (steps of loads in flight); Cursor and
+// cursor(args, col0, k_begin, lane) (a warp's pointers at the start of its k-range);
+// load(args, cursor, step, raw) for the step-th 128 k from there; and step<A, NB>(args, raw,
+// x rows, stride, lane, acc), which runs the step's 8 mma k-tiles.
 // Epilogue: y = acc·P::col_scale(args, col) + bias, rounded once.
 #pragma once
 #include <stdint.h>
@@ -115,7 +116,7 @@ __device__ void reduce_tile(const typename P::Args& a, const Shape& s, int64_t c
 // One block: columns c0 = 16·kWarps·cg.., rows r0 = 8·NB·rb.., k in split sp. Blocks are ordered
 // row block fastest, so the blocks reading one weight tile run together and share it through L2.
 template <class P, class A, int NB, int D>
-__global__ void __launch_bounds__(kThreads, NB <= 2 ? 3 : 1) weight_only_kernel(const typename P::Args a, const Shape s) {
+__global__ void __launch_bounds__(kThreads, NB == 1 ? 3 : NB == 2 ? 2 : 1) weight_only_kernel(const typename P::Args a, const Shape s) {
   extern __shared__ __align__(16) uint16_t xs[];
   constexpr int KC = stage_k<NB>();
   constexpr int stride = KC + P::kXPadBytes / 2;
@@ -127,15 +128,16 @@ __global__ void __launch_bounds__(kThreads, NB <= 2 ? 3 : 1) weight_only_kernel(
   const int64_t col0 = c0 + 16 * warp;
   const bool active = col0 < s.n;
   const int64_t k_begin = sp * s.split_k, k_end = min(s.k, k_begin + s.split_k);
+  const typename P::Cursor cur = P::cursor(a, active ? col0 : 0, k_begin, lane);
 
   float acc[NB][4] = {};
   for (int64_t kb = k_begin; kb < k_end; kb += KC) {
     const int kc = (int)min((int64_t)KC, k_end - kb);
-    const int steps = (kc + kStepK - 1) / kStepK;
+    const int steps = (kc + kStepK - 1) / kStepK, first = (int)((kb - k_begin) / kStepK);
     typename P::Raw raw[D];
 #pragma unroll
     for (int d = 0; d < D; ++d)
-      if (active && d < steps) P::load(a, col0, kb + d * kStepK, lane, raw[d]);
+      if (active && d < steps) P::load(a, cur, first + d, raw[d]);
     __syncthreads();  // the previous stage's x is no longer read
     stage_x<P, NB>(s, r0, kb, steps * kStepK, xs, stride);
     __syncthreads();
@@ -145,8 +147,8 @@ __global__ void __launch_bounds__(kThreads, NB <= 2 ? 3 : 1) weight_only_kernel(
 #pragma unroll
       for (int d = 0; d < D; ++d) {
         if (i + d >= steps) break;
-        P::template step<A, NB>(a, raw[d], col0, kb + (i + d) * kStepK, xrow + (i + d) * kStepK, stride, lane, acc);
-        if (i + d + D < steps) P::load(a, col0, kb + (i + d + D) * kStepK, lane, raw[d]);
+        P::template step<A, NB>(a, raw[d], xrow + (i + d) * kStepK, stride, lane, acc);
+        if (i + d + D < steps) P::load(a, cur, first + i + d + D, raw[d]);
       }
     }
   }
