@@ -22,9 +22,9 @@ namespace {
 //
 // Rows of x up to 16 (NB <= 2): the nibbles enter the mma as they are, or-ed into the mantissa of
 // a power of two P (128 for bf16, 1024 for f16: P + q is exact), two instructions per pair. Per
-// quantization group the kernel accumulates R = Σ (P + q)·x and, with a second mma of a ones
-// matrix, X = Σ x, and adds s·R + (z − (P + 8)·s)·X in f32: Σ ((q − 8)·s + z)·x with the
-// dequantized weight never rounded. More rows (NB >= 4): the weight is dequantized in registers,
+// quantization group the kernel accumulates R = Σ (P + q)·x, and adds s·R + (z − (P + 8)·s)·X
+// in f32 with X = Σ x of the group (staged with x): Σ ((q − 8)·s + z)·x with the dequantized
+// weight never rounded. More rows (NB >= 4): the weight is dequantized in registers,
 // dtype((q − 8)·s + z) rounded once (tinygemm's own bf16 rounding), and each fragment serves NB
 // mmas; this keeps the accumulators to one set.
 template <int T>
@@ -105,14 +105,16 @@ struct Int4TiledWeights {
     return gs_shift == 5 ? v[j] : gs_shift == 6 ? v[j >> 1] : v[0];
   }
 
+  // Σx per group is staged with x when the raw nibbles are used (m <= 16).
+  static __device__ __forceinline__ int sum_shift(const Args& a) { return a.gs_shift; }
+
   template <class A, int NB>
-  static __device__ __forceinline__ void step(const Args& a, const Raw& r, const uint16_t* xrow, int stride, int lane,
-                                              float (&acc)[NB][4]) {
+  static __device__ __forceinline__ void step(const Args& a, const Raw& r, const uint16_t* xrow, int stride, const float* xsum,
+                                              int xsum_stride, int lane, float (&acc)[NB][4]) {
     const int q = lane % 4;
     // Spans after which a group ends: every span (32), every other (64), the last (128, 256).
     const int ends = a.gs_shift == 5 ? 0xF : a.gs_shift == 6 ? 0xA : 0x8;
-    const uint32_t ones[4] = {A::kOne, A::kOne, A::kOne, A::kOne};
-    float sum_qx[NB <= 2 ? NB : 1][4] = {}, sum_x[NB <= 2 ? NB : 1][4] = {};
+    float sum_qx[NB <= 2 ? NB : 1][2][4] = {};  // two chains (k-tiles 0 and 1 of each span)
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       uint4 xv[NB];
@@ -125,22 +127,22 @@ struct Int4TiledWeights {
           const uint32_t f[4] = {nibbles<A>(r.wa[j], 2 * t), nibbles<A>(r.wb[j], 2 * t), nibbles<A>(r.wa[j], 2 * t + 1),
                                  nibbles<A>(r.wb[j], 2 * t + 1)};
 #pragma unroll
-          for (int b = 0; b < NB; ++b) {
-            A::mma(sum_qx[b], f, t ? xv[b].z : xv[b].x, t ? xv[b].w : xv[b].y);
-            A::mma(sum_x[b], ones, t ? xv[b].z : xv[b].x, t ? xv[b].w : xv[b].y);
-          }
+          for (int b = 0; b < NB; ++b) A::mma(sum_qx[b][t], f, t ? xv[b].z : xv[b].x, t ? xv[b].w : xv[b].y);
         }
         if (!((ends >> j) & 1)) continue;  // the group goes on
         const float sa = __uint_as_float(pa << 16), sb = __uint_as_float(pb << 16);
         const float za = __uint_as_float(pa & 0xFFFF0000u) - A::kNibbleOffset * sa;
         const float zb = __uint_as_float(pb & 0xFFFF0000u) - A::kNibbleOffset * sb;
+        const int chunk = (32 * j) >> a.gs_shift;
 #pragma unroll
-        for (int b = 0; b < NB; ++b)
+        for (int b = 0; b < NB; ++b) {
+          const float x0 = xsum[(8 * b + 2 * q) * xsum_stride + chunk], x1 = xsum[(8 * b + 2 * q + 1) * xsum_stride + chunk];
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
-            acc[b][e] += (e < 2 ? sa : sb) * sum_qx[b][e] + (e < 2 ? za : zb) * sum_x[b][e];
-            sum_qx[b][e] = sum_x[b][e] = 0.0f;
+            acc[b][e] += (e < 2 ? sa : sb) * (sum_qx[b][0][e] + sum_qx[b][1][e]) + (e < 2 ? za : zb) * (e % 2 ? x1 : x0);
+            sum_qx[b][0][e] = sum_qx[b][1][e] = 0.0f;
           }
+        }
       } else {
         uint32_t s2a, z2a, s2b, z2b;
         A::scale_zero(pa, &s2a, &z2a);

@@ -27,6 +27,7 @@ struct Int8Rows {
   static constexpr int kXPadBytes = 16;  // staged rows 16 bytes apart mod 128: conflict-free
 
   static __device__ __forceinline__ int x_slot(int o) { return o; }
+  static __device__ __forceinline__ int sum_shift(const Args&) { return -1; }
   static __device__ __forceinline__ float col_scale(const Args& a, int64_t col) {
     return a.f16 ? f16_to_f32(a.scale[col]) : bf16_to_f32(a.scale[col]);
   }
@@ -59,8 +60,8 @@ struct Int8Rows {
   }
 
   template <class A, int NB>
-  static __device__ __forceinline__ void step(const Args&, const Raw& r, const uint16_t* xrow, int stride, int lane,
-                                              float (&acc)[NB][4]) {
+  static __device__ __forceinline__ void step(const Args&, const Raw& r, const uint16_t* xrow, int stride, const float*, int,
+                                              int lane, float (&acc)[NB][4]) {
     const int q = lane % 4;
 #pragma unroll
     for (int sp = 0; sp < 2; ++sp) {

@@ -16,8 +16,9 @@
 // A weight policy P provides: Args; Raw (registers of one step); kXPadBytes; x_slot(o) (where k
 // offset o of a 128-step lives in a staged row); kDepth (steps of loads in flight); Cursor and
 // cursor(args, col0, k_begin, lane) (a warp's pointers at the start of its k-range);
-// load(args, cursor, step, raw) for the step-th 128 k from there; and step<A, NB>(args, raw,
-// x rows, stride, lane, acc), which runs the step's 8 mma k-tiles.
+// load(args, cursor, step, raw) for the step-th 128 k from there; sum_shift(args) (log2 of the
+// chunk of k whose Σx per row the policy wants staged, or -1); and step<A, NB>(args, raw, x rows,
+// stride, x sums, sums stride, lane, acc), which runs the step's 8 mma k-tiles.
 // Epilogue: y = acc·P::col_scale(args, col) + bias, rounded once.
 #pragma once
 #include <stdint.h>
@@ -54,11 +55,14 @@ constexpr int stage_k() {
 }
 
 // Stages rows r0.. r0 + 8NB of x (clamped to m - 1) for k in [kb, kb + kc) into xs, in the
-// policy's order within each 128-step, zeros beyond k.
-template <class P, int NB>
-__device__ __forceinline__ void stage_x(const Shape& s, int64_t r0, int64_t kb, int kc, uint16_t* xs, int stride) {
+// policy's order within each 128-step, zeros beyond k. With sum_shift >= 5 it also writes
+// xsum[row][c] = Σ x over the c-th chunk of 2^sum_shift values (a quantization group within a
+// step), reduced across lanes in a fixed order.
+template <class P, class A, int NB>
+__device__ __forceinline__ void stage_x(const Shape& s, int64_t r0, int64_t kb, int kc, uint16_t* xs, int stride, float* xsum,
+                                        int xsum_stride, int sum_shift) {
   const uint16_t* x = (const uint16_t*)s.x;
-  const int per_row = kc / 8;  // 8-value groups
+  const int per_row = kc / 8;  // 8-value groups: a multiple of 16, so a warp's lanes share the trip count
   const bool vec = s.k % 8 == 0 && ((uintptr_t)x % 16) == 0;
   for (int i = threadIdx.x; i < 8 * NB * per_row; i += kThreads) {
     const int r = i / per_row, o = (i % per_row) * 8;
@@ -73,6 +77,12 @@ __device__ __forceinline__ void stage_x(const Shape& s, int64_t r0, int64_t kb, 
     uint16_t* dst = xs + r * stride + (o / kStepK) * kStepK;
 #pragma unroll
     for (int e = 0; e < 8; e += 2) *(uint32_t*)(dst + P::x_slot(o % kStepK + e)) = v[e] | ((uint32_t)v[e + 1] << 16);
+    if (sum_shift < 5) continue;
+    float sum = 0.0f;
+#pragma unroll
+    for (int e = 0; e < 8; ++e) sum += A::to_f32(v[e]);
+    for (int w = 1; w < (1 << sum_shift) / 8; w <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, w);
+    if ((o & ((1 << sum_shift) - 1)) == 0) xsum[r * xsum_stride + (o >> sum_shift)] = sum;
   }
 }
 
@@ -119,7 +129,9 @@ template <class P, class A, int NB, int D>
 __global__ void __launch_bounds__(kThreads, NB == 1 ? 3 : NB == 2 ? 2 : 1) weight_only_kernel(const typename P::Args a, const Shape s) {
   extern __shared__ __align__(16) uint16_t xs[];
   constexpr int KC = stage_k<NB>();
-  constexpr int stride = KC + P::kXPadBytes / 2;
+  constexpr int stride = KC + P::kXPadBytes / 2, xsum_stride = KC / 32 + 1;
+  float* xsum = (float*)(xs + 8 * NB * stride);  // [8NB][xsum_stride] group sums of x (policies that ask)
+  const int sum_shift = P::sum_shift(a);
   const int rb = blockIdx.x % s.row_blocks;
   const int sp = (blockIdx.x / s.row_blocks) % s.splits;
   const int64_t cg = blockIdx.x / s.row_blocks / s.splits;
@@ -139,7 +151,7 @@ __global__ void __launch_bounds__(kThreads, NB == 1 ? 3 : NB == 2 ? 2 : 1) weigh
     for (int d = 0; d < D; ++d)
       if (active && d < steps) P::load(a, cur, first + d, raw[d]);
     __syncthreads();  // the previous stage's x is no longer read
-    stage_x<P, NB>(s, r0, kb, steps * kStepK, xs, stride);
+    stage_x<P, A, NB>(s, r0, kb, steps * kStepK, xs, stride, xsum, xsum_stride, sum_shift);
     __syncthreads();
     if (!active) continue;
     const uint16_t* xrow = xs + (lane / 4) * stride;
@@ -147,7 +159,8 @@ __global__ void __launch_bounds__(kThreads, NB == 1 ? 3 : NB == 2 ? 2 : 1) weigh
 #pragma unroll
       for (int d = 0; d < D; ++d) {
         if (i + d >= steps) break;
-        P::template step<A, NB>(a, raw[d], xrow + (i + d) * kStepK, stride, lane, acc);
+        P::template step<A, NB>(a, raw[d], xrow + (i + d) * kStepK, stride, xsum + (((i + d) * kStepK) >> max(sum_shift, 5)),
+                                xsum_stride, lane, acc);
         if (i + d + D < steps) P::load(a, cur, first + i + d + D, raw[d]);
       }
     }
@@ -173,7 +186,7 @@ template <class P, class A, int NB>
 tao_status launch_nb(tao_ctx* ctx, const typename P::Args& a, Shape s, const char* op) {
   constexpr int D = NB >= 4 ? 2 : P::kDepth;  // wide row blocks hold more accumulators
   auto* kernel = weight_only_kernel<P, A, NB, D>;
-  constexpr int smem = 8 * NB * (stage_k<NB>() + P::kXPadBytes / 2) * 2;
+  constexpr int smem = 8 * NB * ((stage_k<NB>() + P::kXPadBytes / 2) * 2 + (stage_k<NB>() / 32 + 1) * 4);
   static int resident = 0;  // blocks per SM, from the occupancy calculator
   if (resident == 0) {
     CUDA_TRY(op, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
