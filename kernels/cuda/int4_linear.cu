@@ -35,6 +35,9 @@ struct Int4TiledWeights {
     int64_t n, k_outer;
     int32_t group_shift;  // log2(group)
     int32_t gs_shift;     // log2(min(group, 128)): k per group within a step
+    int32_t groups;       // groups in a step: 128 >> gs_shift
+    int32_t last_group;   // k / group - 1
+    int32_t ends;         // bit j: a group ends with span j of a step (0xF, 0xA or 0x8)
   };
   struct Raw {
     uint32_t wa[4], wb[4];  // words of the step's 4 spans, n-tiles a and b
@@ -85,20 +88,22 @@ struct Int4TiledWeights {
         r.wb[c] = in ? __ldg(cur.wb + o) : 0u;
       }
     }
-    const int last = (int)((a.k_outer * 16 * T - 1) >> a.group_shift);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      if ((i << a.gs_shift) >= wo::kStepK) break;
-      const int64_t gi = min((cur.k_begin + step * 128 + (i << a.gs_shift)) >> a.group_shift, last);
-      r.sa[i] = __ldg(cur.sa + gi * a.n);
-      r.sb[i] = __ldg(cur.sb + gi * a.n);
+      if (i >= a.groups) break;
+      const uint32_t gi = min((cur.k_begin + step * 128 + (i << a.gs_shift)) >> a.group_shift, a.last_group);
+      const uint64_t off = (uint64_t)gi * (uint32_t)a.n;
+      r.sa[i] = __ldg(cur.sa + off);
+      r.sb[i] = __ldg(cur.sb + off);
     }
   }
 
-  // Nibbles h and h + 4 of w as the pair (P + q_h, P + q_{h+4}).
+  // Nibbles h and h + 4 of w as the pair (P + q_h, P + q_{h+4}): a shift and one lop3.
   template <class A>
   static __device__ __forceinline__ uint32_t nibbles(uint32_t w, int h) {
-    return ((w >> (4 * h)) & 0x000F000Fu) | A::kNibbleBase;
+    uint32_t d;
+    asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(d) : "r"(w >> (4 * h)), "n"(0x000F000F), "n"(A::kNibbleBase));
+    return d;  // (a & b) | c
   }
   // The (scale, zero) word of span j's group.
   static __device__ __forceinline__ uint32_t group_word(const uint32_t (&v)[4], int gs_shift, int j) {
@@ -111,9 +116,7 @@ struct Int4TiledWeights {
   template <class A, int NB>
   static __device__ __forceinline__ void step(const Args& a, const Raw& r, const uint16_t* xrow, int stride, const float* xsum,
                                               int xsum_stride, int lane, float (&acc)[NB][4]) {
-    const int q = lane % 4;
-    // Spans after which a group ends: every span (32), every other (64), the last (128, 256).
-    const int ends = a.gs_shift == 5 ? 0xF : a.gs_shift == 6 ? 0xA : 0x8;
+    const int q = lane % 4, ends = a.ends;
     float sum_qx[NB <= 2 ? NB : 1][2][4] = {};  // two chains (k-tiles 0 and 1 of each span)
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
@@ -162,9 +165,10 @@ struct Int4TiledWeights {
 
 template <int T, int Dtype>
 tao_status fused(tao_ctx* ctx, const Int4LinearCall& c, const char* op) {
-  const int group_shift = __builtin_ctz((unsigned)c.group);
-  const typename Int4TiledWeights<T>::Args a{(const uint32_t*)c.packed, (const uint32_t*)c.sz, c.g.n, c.g.k_outer, group_shift,
-                                             group_shift < 7 ? group_shift : 7};
+  const int group_shift = __builtin_ctz((unsigned)c.group), gs_shift = group_shift < 7 ? group_shift : 7;
+  const typename Int4TiledWeights<T>::Args a{(const uint32_t*)c.packed, (const uint32_t*)c.sz, c.g.n, c.g.k_outer, group_shift, gs_shift,
+                                             128 >> gs_shift, (int32_t)(c.g.k / c.group - 1),
+                                             gs_shift == 5 ? 0xF : gs_shift == 6 ? 0xA : 0x8};
   const wo::Shape s{c.m, c.g.n, c.g.k, 0, 0, 0, c.x, c.bias, c.y, nullptr, nullptr};
   return wo::launch<Int4TiledWeights<T>, Act<Dtype>>(ctx, a, s, op);
 }

@@ -54,8 +54,9 @@ constexpr int stage_k() {
   return kStageBytes / (8 * NB * 2) < 2048 ? kStageBytes / (8 * NB * 2) / kStepK * kStepK : 2048;
 }
 
-// Stages rows r0.. r0 + 8NB of x (clamped to m - 1) for k in [kb, kb + kc) into xs, in the
-// policy's order within each 128-step, zeros beyond k. With sum_shift >= 5 it also writes
+// Stages rows r0.. of x that exist (at most 8NB) for k in [kb, kb + kc) into xs, in the policy's
+// order within each 128-step, zeros beyond k. The rows left unstaged only ever reach the mma
+// output columns of rows that do not exist, which are never stored. With sum_shift >= 5 it also writes
 // xsum[row][c] = Σ x over the c-th chunk of 2^sum_shift values (a quantization group within a
 // step), reduced across lanes in a fixed order.
 template <class P, class A, int NB>
@@ -63,10 +64,11 @@ __device__ __forceinline__ void stage_x(const Shape& s, int64_t r0, int64_t kb, 
                                         int xsum_stride, int sum_shift) {
   const uint16_t* x = (const uint16_t*)s.x;
   const int per_row = kc / 8;  // 8-value groups: a multiple of 16, so a warp's lanes share the trip count
+  const int rows = (int)min((int64_t)8 * NB, s.m - r0);
   const bool vec = s.k % 8 == 0 && ((uintptr_t)x % 16) == 0;
-  for (int i = threadIdx.x; i < 8 * NB * per_row; i += kThreads) {
+  for (int i = threadIdx.x; i < rows * per_row; i += kThreads) {
     const int r = i / per_row, o = (i % per_row) * 8;
-    const int64_t row = min(r0 + r, s.m - 1), k0 = kb + o;
+    const int64_t row = r0 + r, k0 = kb + o;
     uint16_t v[8];
     if (vec && k0 + 8 <= s.k) {
       *(uint4*)v = *(const uint4*)(x + row * s.k + k0);
@@ -81,7 +83,9 @@ __device__ __forceinline__ void stage_x(const Shape& s, int64_t r0, int64_t kb, 
     float sum = 0.0f;
 #pragma unroll
     for (int e = 0; e < 8; ++e) sum += A::to_f32(v[e]);
-    for (int w = 1; w < (1 << sum_shift) / 8; w <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, w);
+    // Items come in aligned runs of 16 lanes (per_row is a multiple of 16): a 16-lane half is all in.
+    const unsigned half = threadIdx.x % 32 < 16 ? 0x0000FFFFu : 0xFFFF0000u;
+    for (int w = 1; w < (1 << sum_shift) / 8; w <<= 1) sum += __shfl_xor_sync(half, sum, w);
     if ((o & ((1 << sum_shift) - 1)) == 0) xsum[r * xsum_stride + (o >> sum_shift)] = sum;
   }
 }
