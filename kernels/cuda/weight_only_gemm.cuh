@@ -37,6 +37,7 @@ constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
 constexpr int kStepK = 128;          // k per step
 constexpr int kStageBytes = 64 << 10;  // staged x per block
+constexpr int kWaves = 4;              // blocks per resident slot when tiles are shared
 
 // What every launch needs besides the policy's arguments.
 struct Shape {
@@ -213,9 +214,10 @@ tao_status launch_nb(tao_ctx* ctx, const typename P::Args& a, Shape s, const cha
   s.row_blocks = (int32_t)((s.m + 8 * NB - 1) / (8 * NB));
   s.tiles = (s.n + 16 * kWarps - 1) / (16 * kWarps) * s.row_blocks;
   s.steps = (s.k + kStepK - 1) / kStepK;
-  // One wave of resident blocks sharing the work; with tiles to spare (or more than there are
-  // semaphores), one block per tile and nothing split.
-  const int64_t slots = (int64_t)resident * sm_count(ctx->device);
+  // Waves of resident blocks sharing the work evenly (several, so that one block's start and end
+  // overlap others' streaming); with tiles to spare (or more than there are semaphores), one
+  // block per tile and nothing split.
+  const int64_t slots = (int64_t)resident * sm_count(ctx->device) * kWaves;
   const int64_t blocks = s.tiles >= 2 * slots || s.tiles > kSplitCounters ? s.tiles : min(slots, s.tiles * s.steps);
   const int64_t per_block = s.tiles * s.steps / blocks;  // whole units a block gets, at least
   s.max_segments = blocks == s.tiles ? 1 : (int32_t)((s.steps + per_block - 1) / per_block + 1);
