@@ -169,7 +169,7 @@ tao_status fused(tao_ctx* ctx, const Int4LinearCall& c, const char* op) {
   const typename Int4TiledWeights<T>::Args a{(const uint32_t*)c.packed, (const uint32_t*)c.sz, c.g.n, c.g.k_outer, group_shift, gs_shift,
                                              128 >> gs_shift, (int32_t)(c.g.k / c.group - 1),
                                              gs_shift == 5 ? 0xF : gs_shift == 6 ? 0xA : 0x8};
-  const wo::Shape s{c.m, c.g.n, c.g.k, 0, 0, 0, 0, c.x, c.bias, c.y, nullptr, nullptr};
+  const wo::Shape s{c.m, c.g.n, c.g.k, 0, 0, 0, c.x, c.bias, c.y, nullptr, nullptr};
   return wo::launch<Int4TiledWeights<T>, Act<Dtype>>(ctx, a, s, op);
 }
 

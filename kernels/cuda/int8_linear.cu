@@ -87,7 +87,7 @@ struct Int8Rows {
 template <int Dtype>
 tao_status run(tao_ctx* ctx, const Int8LinearCall& c, const int8_t* q, int64_t ldq, const char* op) {
   const Int8Rows::Args a{q, (const uint16_t*)c.scale, c.n, c.k, ldq, Dtype == TAO_F16};
-  const wo::Shape s{c.m, c.n, c.k, 0, 0, 0, 0, c.x, c.bias, c.y, nullptr, nullptr};
+  const wo::Shape s{c.m, c.n, c.k, 0, 0, 0, c.x, c.bias, c.y, nullptr, nullptr};
   return wo::launch<Int8Rows, Act<Dtype>>(ctx, a, s, op);
 }
 

@@ -9,11 +9,9 @@
 // memory in the weight policy's k order, then each warp streams its columns' weights, 128 k per
 // step, with the next steps' loads in flight while it computes.
 //
-// Work is split evenly over one wave of blocks (stream-K: a block may take the end of one tile's
-// k-range and the start of the next). Deterministic: each block writes f32 partials of the tiles
-// it shares, and the last block to arrive at a tile (a semaphore in ctx->counters, reset by that
-// block) adds them in k order, applies the epilogue and stores y. A tile one block owns whole
-// takes the epilogue straight from the accumulators.
+// Split-K is deterministic: each block writes f32 partials, and the last block to arrive at an
+// output tile (a semaphore in ctx->counters, reset by that block) adds them in split order,
+// applies the epilogue and stores y. Without a split, the epilogue runs on the accumulators.
 //
 // A weight policy P provides: Args; Raw (registers of one step); kXPadBytes; x_slot(o) (where k
 // offset o of a 128-step lives in a staged row); kDepth (steps of loads in flight); Cursor and
@@ -37,18 +35,16 @@ constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
 constexpr int kStepK = 128;          // k per step
 constexpr int kStageBytes = 64 << 10;  // staged x per block
-constexpr int kWaves = 4;              // blocks per resident slot when tiles are shared
 
 // What every launch needs besides the policy's arguments.
 struct Shape {
   int64_t m, n, k;
-  int64_t tiles, steps;  // output tiles (16·kWarps columns × 8·NB rows) and 128-k steps per tile
-  int32_t row_blocks;
-  int32_t max_segments;  // most blocks one tile is split over (partial slots per tile)
+  int64_t split_k;   // k per split (a multiple of kStepK)
+  int32_t splits, row_blocks;
   const void* x;     // dtype [m, k]
   const void* bias;  // dtype [n] or NULL
   void* y;           // dtype [m, n]
-  float* partial;    // f32 [tiles][max_segments][8·NB][16·kWarps] when tiles are split
+  float* partial;    // f32 [splits][m][n] when splits > 1
   uint32_t* counters;
 };
 
@@ -94,19 +90,11 @@ __device__ __forceinline__ void stage_x(const Shape& s, int64_t r0, int64_t kb, 
   }
 }
 
-// Output column col, row row of acc: y = acc·scale + bias, rounded once.
-template <class P, class A>
-__device__ __forceinline__ void store_y(const typename P::Args& a, const Shape& s, int64_t row, int64_t col, float acc) {
-  float v = acc * P::col_scale(a, col);
-  if (s.bias) v += A::to_f32(((const uint16_t*)s.bias)[col]);
-  ((uint16_t*)s.y)[row * s.n + col] = A::from_f32(v);
-}
-
-// y, or the partial slot `part` (f32 [8·NB][16·kWarps]), for the accumulators of one warp: lane
-// (g, q) holds columns col0 + g and col0 + 8 + g of rows 8b + 2q and 8b + 2q + 1 of its row block.
+// y (or the partial) for the accumulators of one warp: lane (g, q) holds columns col0 + g and
+// col0 + 8 + g of rows 8b + 2q and 8b + 2q + 1 of its row block.
 template <class P, class A, int NB>
-__device__ __forceinline__ void store_tile(const typename P::Args& a, const Shape& s, int64_t c0, int64_t col0, int64_t r0,
-                                           int lane, const float (&acc)[NB][4], float* part) {
+__device__ __forceinline__ void store_tile(const typename P::Args& a, const Shape& s, int64_t col0, int64_t r0, int lane,
+                                           const float (&acc)[NB][4], int split) {
   const int g = lane / 4, q = lane % 4;
 #pragma unroll
   for (int b = 0; b < NB; ++b)
@@ -114,92 +102,90 @@ __device__ __forceinline__ void store_tile(const typename P::Args& a, const Shap
     for (int e = 0; e < 4; ++e) {
       const int64_t col = col0 + g + 8 * (e / 2), row = r0 + 8 * b + 2 * q + (e % 2);
       if (col >= s.n || row >= s.m) continue;
-      if (part) part[(row - r0) * 16 * kWarps + (col - c0)] = acc[b][e];
-      else store_y<P, A>(a, s, row, col, acc[b][e]);
+      if (s.splits > 1) {
+        s.partial[((int64_t)split * s.m + row) * s.n + col] = acc[b][e];
+      } else {
+        float v = acc[b][e] * P::col_scale(a, col);
+        if (s.bias) v += A::to_f32(((const uint16_t*)s.bias)[col]);
+        ((uint16_t*)s.y)[row * s.n + col] = A::from_f32(v);
+      }
     }
 }
 
-// The last block to finish a split tile: y = Σ of its `parts` partial slots, in k order.
+// The last block of an output tile: y = Σ_splits partial (in split order) · scale + bias.
 template <class P, class A, int NB>
-__device__ void reduce_tile(const typename P::Args& a, const Shape& s, int64_t c0, int64_t r0, const float* slots, int parts) {
-  constexpr int cols = 16 * kWarps, slot = 8 * NB * cols;
-  for (int i = threadIdx.x; i < slot; i += kThreads) {
+__device__ void reduce_tile(const typename P::Args& a, const Shape& s, int64_t c0, int64_t r0) {
+  constexpr int cols = 16 * kWarps;
+  for (int i = threadIdx.x; i < 8 * NB * cols; i += kThreads) {
     const int64_t row = r0 + i / cols, col = c0 + i % cols;
     if (row >= s.m || col >= s.n) continue;
     float v = 0.0f;
-    for (int p = 0; p < parts; ++p) v += __ldcg(slots + (int64_t)p * slot + i);
-    store_y<P, A>(a, s, row, col, v);
+    for (int sp = 0; sp < s.splits; ++sp) v += __ldcg(s.partial + ((int64_t)sp * s.m + row) * s.n + col);
+    v *= P::col_scale(a, col);
+    if (s.bias) v += A::to_f32(((const uint16_t*)s.bias)[col]);
+    ((uint16_t*)s.y)[row * s.n + col] = A::from_f32(v);
   }
 }
 
-// Block b of B owns units [b·U/B, (b+1)·U/B) of the U = tiles·steps (tile, 128-k step) units,
-// tile-major (stream-K): equal work per block whatever the shape. Tile t = cg·row_blocks + rb
-// covers columns 16·kWarps·cg.. and rows 8·NB·rb..; row blocks vary fastest, so the blocks
-// reading one weight tile run together and share it through L2. A tile whose steps span several
-// blocks gets one partial slot per block, and the last of them to finish reduces the slots.
-__device__ __forceinline__ int64_t block_of(int64_t u, int64_t units, int64_t blocks) { return ((u + 1) * blocks - 1) / units; }
-
+// One block: columns c0 = 16·kWarps·cg.., rows r0 = 8·NB·rb.., k in split sp. Blocks are ordered
+// row block fastest, so the blocks reading one weight tile run together and share it through L2.
 template <class P, class A, int NB, int D>
 __global__ void __launch_bounds__(kThreads, NB == 1 ? 3 : NB == 2 ? 2 : 1) weight_only_kernel(const typename P::Args a, const Shape s) {
   extern __shared__ __align__(16) uint16_t xs[];
   constexpr int KC = stage_k<NB>();
   constexpr int stride = KC + P::kXPadBytes / 2, xsum_stride = KC / 32 + 1;
   float* xsum = (float*)(xs + 8 * NB * stride);  // [8NB][xsum_stride] group sums of x (policies that ask)
-  __shared__ bool last;
   const int sum_shift = P::sum_shift(a);
+  const int rb = blockIdx.x % s.row_blocks;
+  const int sp = (blockIdx.x / s.row_blocks) % s.splits;
+  const int64_t cg = blockIdx.x / s.row_blocks / s.splits;
+  const int64_t c0 = cg * 16 * kWarps, r0 = (int64_t)rb * 8 * NB;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t units = s.tiles * s.steps, blocks = gridDim.x;
-  const int64_t u_end = (blockIdx.x + 1) * units / blocks;
-  for (int64_t u = blockIdx.x * units / blocks; u < u_end;) {
-    const int64_t t = u / s.steps, seg_end = min(u_end, (t + 1) * s.steps);
-    const int rb = (int)(t % s.row_blocks);
-    const int64_t c0 = t / s.row_blocks * 16 * kWarps, r0 = (int64_t)rb * 8 * NB, col0 = c0 + 16 * warp;
-    const bool active = col0 < s.n;
-    const int64_t k_begin = (u - t * s.steps) * kStepK, k_end = min(s.k, (seg_end - t * s.steps) * kStepK);
-    const typename P::Cursor cur = P::cursor(a, active ? col0 : 0, k_begin, lane);
-    float acc[NB][4] = {};
-    for (int64_t kb = k_begin; kb < k_end; kb += KC) {
-      const int kc = (int)min((int64_t)KC, k_end - kb);
-      const int steps = (kc + kStepK - 1) / kStepK, first = (int)((kb - k_begin) / kStepK);
-      typename P::Raw raw[D];
+  const int64_t col0 = c0 + 16 * warp;
+  const bool active = col0 < s.n;
+  const int64_t k_begin = sp * s.split_k, k_end = min(s.k, k_begin + s.split_k);
+  const typename P::Cursor cur = P::cursor(a, active ? col0 : 0, k_begin, lane);
+
+  float acc[NB][4] = {};
+  for (int64_t kb = k_begin; kb < k_end; kb += KC) {
+    const int kc = (int)min((int64_t)KC, k_end - kb);
+    const int steps = (kc + kStepK - 1) / kStepK, first = (int)((kb - k_begin) / kStepK);
+    typename P::Raw raw[D];
 #pragma unroll
-      for (int d = 0; d < D; ++d)
-        if (active && d < steps) P::load(a, cur, first + d, raw[d]);
-      __syncthreads();  // the previous stage's x is no longer read
-      stage_x<P, A, NB>(s, r0, kb, steps * kStepK, xs, stride, xsum, xsum_stride, sum_shift);
-      __syncthreads();
-      if (!active) continue;
-      const uint16_t* xrow = xs + (lane / 4) * stride;
-      for (int i = 0; i < steps; i += D) {
+    for (int d = 0; d < D; ++d)
+      if (active && d < steps) P::load(a, cur, first + d, raw[d]);
+    __syncthreads();  // the previous stage's x is no longer read
+    stage_x<P, A, NB>(s, r0, kb, steps * kStepK, xs, stride, xsum, xsum_stride, sum_shift);
+    __syncthreads();
+    if (!active) continue;
+    const uint16_t* xrow = xs + (lane / 4) * stride;
+    for (int i = 0; i < steps; i += D) {
 #pragma unroll
-        for (int d = 0; d < D; ++d) {
-          if (i + d >= steps) break;
-          P::template step<A, NB>(a, raw[d], xrow + (i + d) * kStepK, stride,
-                                  xsum + (((i + d) * kStepK) >> max(sum_shift, 5)), xsum_stride, lane, acc);
-          if (i + d + D < steps) P::load(a, cur, first + i + d + D, raw[d]);
-        }
+      for (int d = 0; d < D; ++d) {
+        if (i + d >= steps) break;
+        P::template step<A, NB>(a, raw[d], xrow + (i + d) * kStepK, stride, xsum + (((i + d) * kStepK) >> max(sum_shift, 5)),
+                                xsum_stride, lane, acc);
+        if (i + d + D < steps) P::load(a, cur, first + i + d + D, raw[d]);
       }
     }
-    u = seg_end;
-    const int64_t first_block = block_of(t * s.steps, units, blocks);
-    const int parts = (int)(block_of((t + 1) * s.steps - 1, units, blocks) - first_block + 1);
-    float* slots = s.partial + t * s.max_segments * 8 * NB * 16 * kWarps;
-    if (active) store_tile<P, A, NB>(a, s, c0, col0, r0, lane, acc, parts > 1 ? slots + (blockIdx.x - first_block) * 8 * NB * 16 * kWarps : nullptr);
-    if (parts == 1) continue;
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) last = atomicAdd(s.counters + t, 1u) == (uint32_t)parts - 1;
-    __syncthreads();
-    if (!last) continue;
-    __threadfence();
-    reduce_tile<P, A, NB>(a, s, c0, r0, slots, parts);
-    if (threadIdx.x == 0) s.counters[t] = 0;
   }
+  if (active) store_tile<P, A, NB>(a, s, col0, r0, lane, acc, sp);
+  if (s.splits == 1) return;
+  __shared__ bool last;
+  __threadfence();
+  __syncthreads();
+  uint32_t* counter = s.counters + cg * s.row_blocks + rb;
+  if (threadIdx.x == 0) last = atomicAdd(counter, 1u) == (uint32_t)s.splits - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  reduce_tile<P, A, NB>(a, s, c0, r0);
+  if (threadIdx.x == 0) *counter = 0;
 }
 
-// Launches the kernel for s.m rows: NB from m, row blocks of 8·NB rows, one resident wave of
-// blocks (or one block per tile when there are many). Partials come from the context's pool;
-// the semaphores are ctx->counters.
+// Launches the kernel for s.m rows: NB from m, row blocks of 8·NB rows, and as many k-splits as
+// it takes for the grid to fill the chip once (k per split a multiple of 128). Partials come from
+// the context's pool; the semaphores are ctx->counters.
 template <class P, class A, int NB>
 tao_status launch_nb(tao_ctx* ctx, const typename P::Args& a, Shape s, const char* op) {
   constexpr int D = NB >= 4 ? 2 : P::kDepth;  // wide row blocks hold more accumulators
@@ -212,18 +198,25 @@ tao_status launch_nb(tao_ctx* ctx, const typename P::Args& a, Shape s, const cha
     if (resident < 1) return fail(TAO_ERR_CUDA, op, "the weight-only kernel does not fit a multiprocessor");
   }
   s.row_blocks = (int32_t)((s.m + 8 * NB - 1) / (8 * NB));
-  s.tiles = (s.n + 16 * kWarps - 1) / (16 * kWarps) * s.row_blocks;
-  s.steps = (s.k + kStepK - 1) / kStepK;
-  // Waves of resident blocks sharing the work evenly (several, so that one block's start and end
-  // overlap others' streaming); with tiles to spare (or more than there are semaphores), one
-  // block per tile and nothing split.
-  const int64_t slots = (int64_t)resident * sm_count(ctx->device) * kWaves;
-  const int64_t blocks = s.tiles >= 2 * slots || s.tiles > kSplitCounters ? s.tiles : min(slots, s.tiles * s.steps);
-  const int64_t per_block = s.tiles * s.steps / blocks;  // whole units a block gets, at least
-  s.max_segments = blocks == s.tiles ? 1 : (int32_t)((s.steps + per_block - 1) / per_block + 1);
+  const int64_t col_groups = (s.n + 16 * kWarps - 1) / (16 * kWarps);
+  const int64_t tiles = col_groups * s.row_blocks, slots = (int64_t)resident * sm_count(ctx->device);
+  const int64_t steps = (s.k + kStepK - 1) / kStepK;
+  s.split_k = steps * kStepK;
+  s.splits = 1;
+  if (tiles <= kSplitCounters) {
+    // Splits of k minimizing (waves of the grid) × (steps per block + a block's fixed cost of
+    // about two steps); the fewest splits among equals, for fewer partials.
+    int64_t best = -1;
+    for (int64_t sp = 1; sp <= steps && sp <= 64; ++sp) {
+      const int64_t per = (steps + sp - 1) / sp, used = (steps + per - 1) / per;
+      const int64_t cost = ((tiles * used + slots - 1) / slots) * (per + 2);
+      if (best < 0 || cost < best) best = cost, s.split_k = per * kStepK, s.splits = (int32_t)used;
+    }
+  }
   s.counters = (uint32_t*)ctx->counters;
   s.partial = nullptr;
-  if (s.max_segments > 1) TAO_TRY(alloc(ctx, (uint64_t)s.tiles * s.max_segments * 8 * NB * 16 * kWarps * sizeof(float), (void**)&s.partial));
+  if (s.splits > 1) TAO_TRY(alloc(ctx, (uint64_t)s.splits * s.m * s.n * sizeof(float), (void**)&s.partial));
+  const uint64_t blocks = (uint64_t)tiles * s.splits;
   kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(a, s);
   tao_status st = check_launch(op);
   if (s.partial) {
