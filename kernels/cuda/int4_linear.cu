@@ -43,7 +43,10 @@ struct Int4TiledWeights {
     uint32_t wa[4], wb[4];  // words of the step's 4 spans, n-tiles a and b
     uint32_t sa[4], sb[4];  // (scale, zero) of the step's groups (max(1, 128 / group) of them)
   };
-  static constexpr int kDepth = 2;
+#ifndef TAO_WO_DEPTH
+#define TAO_WO_DEPTH 2
+#endif
+  static constexpr int kDepth = TAO_WO_DEPTH;
   static constexpr int kXPadBytes = 64;  // staged rows 64 bytes apart mod 128: conflict-free 16-byte reads
 
   static __device__ __forceinline__ int x_slot(int o) {

@@ -31,7 +31,13 @@ namespace tao {
 namespace cuda {
 namespace wo {
 
-constexpr int kWarps = 8;
+#ifndef TAO_WO_WARPS
+#define TAO_WO_WARPS 8
+#endif
+#ifndef TAO_WO_MINB1
+#define TAO_WO_MINB1 3
+#endif
+constexpr int kWarps = TAO_WO_WARPS;
 constexpr int kThreads = kWarps * 32;
 constexpr int kStepK = 128;          // k per step
 constexpr int kStageBytes = 64 << 10;  // staged x per block
@@ -130,7 +136,7 @@ __device__ void reduce_tile(const typename P::Args& a, const Shape& s, int64_t c
 // One block: columns c0 = 16·kWarps·cg.., rows r0 = 8·NB·rb.., k in split sp. Blocks are ordered
 // row block fastest, so the blocks reading one weight tile run together and share it through L2.
 template <class P, class A, int NB, int D>
-__global__ void __launch_bounds__(kThreads, NB == 1 ? 3 : NB == 2 ? 2 : 1) weight_only_kernel(const typename P::Args a, const Shape s) {
+__global__ void __launch_bounds__(kThreads, NB == 1 ? TAO_WO_MINB1 : NB == 2 ? 2 * 8 / kWarps : 8 / kWarps) weight_only_kernel(const typename P::Args a, const Shape s) {
   extern __shared__ __align__(16) uint16_t xs[];
   constexpr int KC = stage_k<NB>();
   constexpr int stride = KC + P::kXPadBytes / 2, xsum_stride = KC / 32 + 1;
