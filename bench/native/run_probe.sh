@@ -2,7 +2,7 @@ mkdir -p $OUT
 (cmake -S . -B build -DTAO_CUDA=on -DTAO_CUDA_ARCHS=90a -DCMAKE_BUILD_TYPE=Release > $OUT/build.log 2>&1 && cmake --build build -j16 >> $OUT/build.log 2>&1) || { tail -30 $OUT/build.log; exit 1; }
 g++ -O2 -std=c++17 -Iinclude bench/native/weight_only_probe.cpp -Lbuild -ltao -Wl,-rpath,$PWD/build -o /tmp/wprobe || exit 1
 /tmp/wprobe check 2>&1 | tail -5
-TAO_INT4_DENSE_FROM_M=1 /tmp/wprobe check 2>&1 | grep -v "^ok" | grep int4 | head -5
+TAO_WEIGHT_ONLY_DENSE_FROM_M=1 /tmp/wprobe check 2>&1 | tail -3
 timeout 200 /tmp/wprobe time 2>&1 | tee $OUT/time.log
 NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 echo "ncu: $NCU"

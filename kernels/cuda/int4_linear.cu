@@ -1,10 +1,8 @@
 // CUDA y = x · Wᵀ (+ bias) for an int4 W in tinygemm's tensor-core-tiled layout, bf16 or f16 x.
-//  - m below the dense threshold: the weight-only tensor-core kernel (weight_only_gemm.cuh) with
-//    the policy below, which dequantizes the packed words in registers;
-//  - from the threshold on (compute-bound sizes): W is dequantized into a scratch buffer and the
-//    product runs in cuBLASLt (bench/NOTES.md has the measurements behind the threshold).
-#include <stdlib.h>
-
+//  - m <= 32: the weight-only tensor-core kernel (weight_only_gemm.cuh) with the policy below,
+//    which dequantizes the packed words in registers;
+//  - larger m: W is dequantized (bf16, rounded once) into a scratch buffer and the product runs in
+//    cuBLASLt (bench/NOTES.md has the measurements behind the threshold).
 #include "../common/backend.h"
 #include "weight_only_gemm.cuh"
 
@@ -43,10 +41,7 @@ struct Int4TiledWeights {
     uint32_t wa[4], wb[4];  // words of the step's 4 spans, n-tiles a and b
     uint32_t sa[4], sb[4];  // (scale, zero) of the step's groups (max(1, 128 / group) of them)
   };
-#ifndef TAO_WO_DEPTH
-#define TAO_WO_DEPTH 2
-#endif
-  static constexpr int kDepth = TAO_WO_DEPTH;
+  static constexpr int kDepth = 3;
   static constexpr int kXPadBytes = 64;  // staged rows 64 bytes apart mod 128: conflict-free 16-byte reads
 
   static __device__ __forceinline__ int x_slot(int o) {
@@ -195,17 +190,11 @@ tao_status dequantize_then_gemm(tao_ctx* ctx, const Int4LinearCall& c) {
   return s != TAO_OK ? s : fs;
 }
 
-// m from which dequantize + cuBLASLt runs: $TAO_INT4_DENSE_FROM_M, else the measured crossover.
-int64_t dense_from_m() {
-  const char* env = getenv("TAO_INT4_DENSE_FROM_M");
-  return env && *env ? atoll(env) : 256;
-}
-
 }  // namespace
 
 tao_status int4_tiled_linear(tao_ctx* ctx, const Int4LinearCall& c) {
   const char* op = "tao_linear_int4_tensor_core_tiled";
-  if (c.m >= dense_from_m()) return dequantize_then_gemm(ctx, c);
+  if (c.m >= wo::dense_from_m()) return dequantize_then_gemm(ctx, c);
   return c.dtype == TAO_F16 ? fused_tiles<TAO_F16>(ctx, c, op) : fused_tiles<TAO_BF16>(ctx, c, op);
 }
 

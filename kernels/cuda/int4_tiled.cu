@@ -20,11 +20,11 @@ __global__ void int4_tiled_kernel(Int4Op op, Int4TiledCall c) {
 // block; all share one quantization group (groups are multiples of 32).
 template <int T>
 __global__ void int4_tiled_dequantize_kernel(Int4TiledCall c) {
-  const uint64_t spans = (uint64_t)c.g.k / 32, items = (uint64_t)c.g.n * spans;
+  const uint32_t spans = (uint32_t)(c.g.k / 32), items = (uint32_t)c.g.n * spans;  // the caller checked items < 2^31
   const uint32_t* packed = (const uint32_t*)c.src;
   const uint16_t* sz = (const uint16_t*)c.sz;
-  for (uint64_t i = global_thread(); i < items; i += grid_threads()) {
-    const int64_t n = (int64_t)(i / spans), span = (int64_t)(i % spans);
+  for (uint32_t i = (uint32_t)global_thread(); i < items; i += (uint32_t)grid_threads()) {
+    const int64_t n = i / spans, span = i % spans;
     const int64_t ko = span / (T / 2), j = span % (T / 2), k0 = 32 * span;
     const uint32_t* words = packed + ((n / 8 * c.g.k_outer + ko) * 32 + 4 * (n % 8)) * (T / 2) + j;
     const uint16_t* p = sz + ((k0 / c.group) * c.g.n + n) * 2;
@@ -50,7 +50,7 @@ __global__ void int4_tiled_dequantize_kernel(Int4TiledCall c) {
 tao_status int4_tiled(tao_ctx* ctx, Int4Op op, const Int4TiledCall& c) {
   const char* name = "tao_int4_tensor_core_tiled";
   TAO_TRY(use_device(ctx, name));
-  if (op == Int4Op::Dequantize && aligned_to(c.dst, 16)) {
+  if (op == Int4Op::Dequantize && aligned_to(c.dst, 16) && (uint64_t)c.g.n * (c.g.k / 32) < (1ull << 31)) {
     const uint64_t items = (uint64_t)c.g.n * (c.g.k / 32);
     const unsigned grid = grid_for(ctx, items, 256);
     if (c.g.tiles == 2) int4_tiled_dequantize_kernel<2><<<grid, 256, 0, stream_of(ctx)>>>(c);

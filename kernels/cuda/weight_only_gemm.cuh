@@ -22,6 +22,7 @@
 // Epilogue: y = acc·P::col_scale(args, col) + bias, rounded once.
 #pragma once
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "../common/backend.h"
 #include "launch.cuh"
@@ -31,13 +32,7 @@ namespace tao {
 namespace cuda {
 namespace wo {
 
-#ifndef TAO_WO_WARPS
-#define TAO_WO_WARPS 8
-#endif
-#ifndef TAO_WO_MINB1
-#define TAO_WO_MINB1 3
-#endif
-constexpr int kWarps = TAO_WO_WARPS;
+constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
 constexpr int kStepK = 128;          // k per step
 constexpr int kStageBytes = 64 << 10;  // staged x per block
@@ -136,7 +131,7 @@ __device__ void reduce_tile(const typename P::Args& a, const Shape& s, int64_t c
 // One block: columns c0 = 16·kWarps·cg.., rows r0 = 8·NB·rb.., k in split sp. Blocks are ordered
 // row block fastest, so the blocks reading one weight tile run together and share it through L2.
 template <class P, class A, int NB, int D>
-__global__ void __launch_bounds__(kThreads, NB == 1 ? TAO_WO_MINB1 : NB == 2 ? 2 * 8 / kWarps : 8 / kWarps) weight_only_kernel(const typename P::Args a, const Shape s) {
+__global__ void __launch_bounds__(kThreads, NB <= 2 ? 2 : 1) weight_only_kernel(const typename P::Args a, const Shape s) {
   extern __shared__ __align__(16) uint16_t xs[];
   constexpr int KC = stage_k<NB>();
   constexpr int stride = KC + P::kXPadBytes / 2, xsum_stride = KC / 32 + 1;
@@ -232,14 +227,25 @@ tao_status launch_nb(tao_ctx* ctx, const typename P::Args& a, Shape s, const cha
   return st;
 }
 
-// Picks NB (rows of x per block in groups of 8) from m: 8, 16, 32 rows, then blocks of 64.
+// Rows of x one launch serves at most: beyond it the weight is read again per block of rows and
+// a dense product wins (bench/NOTES.md), so callers switch to dequantize + cuBLASLt.
+constexpr int64_t kMaxRows = 32;
+
+// m from which the weight-only linears dequantize and call cuBLASLt instead: kMaxRows + 1, or
+// $TAO_WEIGHT_ONLY_DENSE_FROM_M when it is lower (the tests use it to run the dense path at small m).
+inline int64_t dense_from_m() {
+  const char* env = getenv("TAO_WEIGHT_ONLY_DENSE_FROM_M");
+  const int64_t v = env && *env ? atoll(env) : kMaxRows + 1;
+  return v >= 1 && v <= kMaxRows ? v : kMaxRows + 1;
+}
+
+// Picks NB (rows of x per block in groups of 8) from m <= kMaxRows: 8, 16 or 32 rows.
 template <class P, class A>
 tao_status launch(tao_ctx* ctx, const typename P::Args& a, const Shape& s, const char* op) {
   TAO_TRY(use_device(ctx, op));
   if (s.m <= 8) return launch_nb<P, A, 1>(ctx, a, s, op);
   if (s.m <= 16) return launch_nb<P, A, 2>(ctx, a, s, op);
-  if (s.m <= 32) return launch_nb<P, A, 4>(ctx, a, s, op);
-  return launch_nb<P, A, 8>(ctx, a, s, op);
+  return launch_nb<P, A, 4>(ctx, a, s, op);
 }
 
 }  // namespace wo
