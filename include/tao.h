@@ -200,11 +200,11 @@ TAO_API tao_status tao_dequantize_int4_tensor_core_tiled(tao_ctx* ctx, const voi
 
 /* y[m, n] = x[m, k] · Wᵀ (+ bias[n]) for an int4 weight W in the tensor-core-tiled layout (packed,
  * scales_and_zeros as for tao_dequantize_int4_tensor_core_tiled); x, bias and y of `dtype`, TAO_BF16 or
- * TAO_F16. W is never materialized in memory: each weight is dequantized in registers to
- * dtype((q - 8) · scale + zero) with one rounding (for bf16 exactly tao_dequantize_int4_tensor_core_tiled's
- * value), products accumulate in f32 and y is rounded once, so y equals the float64 product with the
- * dequantized weight up to f32 accumulation error. Any m: small m streams the weight once at memory
- * speed, large m runs tensor-core tiles (CUDA) or a blocked vector kernel (CPU). */
+ * TAO_F16. Products accumulate in f32, the bias is added in f32 and y is rounded once. The weight:
+ *  - CPU, and CUDA for m <= 32: (q - 8)·scale + zero in f32, never rounded to dtype; W is never
+ *    materialized (CUDA: the packed words feed the tensor cores as they are, at memory speed);
+ *  - CUDA for m > 32: tao_dequantize_int4_tensor_core_tiled's bf16 weight (tinygemm's rounding; for
+ *    f16 x then rounded to f16) in a scratch buffer, and the product in cuBLASLt. */
 TAO_API tao_status tao_linear_int4_tensor_core_tiled(tao_ctx* ctx, const void* x, const void* packed,
                                                     const void* scales_and_zeros, const void* bias, void* y,
                                                     int32_t dtype, int64_t m, int64_t n, int64_t k,
@@ -214,8 +214,9 @@ TAO_API tao_status tao_linear_int4_tensor_core_tiled(tao_ctx* ctx, const void* x
 
 /* torchao's int8_weight_only linear: y[m, n] = (Σ_k x[m, k] · q[n, k]) · scale[n] (+ bias[n]) for an
  * int8 weight q (row-major [n, k], symmetric per output channel, zero point 0). x, scale, bias and y
- * of `dtype`, TAO_BF16 or TAO_F16; the sum is exact products accumulated in f32, scaled and biased in
- * f32, rounded once. Any m, any n >= 1, k >= 1. */
+ * of `dtype`, TAO_BF16 or TAO_F16; exact products accumulated in f32, scaled and biased in f32,
+ * rounded once. CUDA for m > 32 instead multiplies by the weight dtype(q·scale) (rounded once) in
+ * cuBLASLt. Any m, any n >= 1, k >= 1. */
 TAO_API tao_status tao_linear_int8_weight_only(tao_ctx* ctx, const void* x, const void* q, const void* scale,
                                               const void* bias, void* y, int32_t dtype, int64_t m, int64_t n,
                                               int64_t k);

@@ -434,22 +434,37 @@ export function poisonedLinear(
 }
 
 /**
- * The weight values [N·K] each kernel entry of the quantized-linear table multiplies x (of `dtype`)
- * by, from the weight's plain form, as include/tao.h documents: the int4 kernel dtype((q − 8)·scale +
- * zero) through one f32 fused multiply-add; the int8 kernel q·dtype(scale) (zero point 0, as its
- * condition requires; exact in f32).
+ * Whether the weight-only kernels round the dequantized weight to the activation dtype for x with
+ * m rows on `device`: CUDA dequantizes and calls cuBLASLt for m > 32, every other case keeps the
+ * weight in f32 (include/tao.h, tao_linear_int4_tensor_core_tiled / tao_linear_int8_weight_only).
  */
-function kernelWeight(entry: string, w: AffineQuantizedTensor, dtype: DType): number[] {
+export function weightOnlyRoundsWeight(device: string, m: number): boolean {
+  return device.startsWith("cuda") && m > 32;
+}
+
+/**
+ * The weight values [N·K] each kernel entry of the quantized-linear table multiplies x (of `dtype`)
+ * by, from the weight's plain form, as include/tao.h documents: the int4 kernel (q − 8)·scale + zero
+ * through one f32 fused multiply-add, or (rounded) tinygemm's bf16 value, then rounded to dtype; the
+ * int8 kernel q·dtype(scale) (zero point 0, as its condition requires; exact in f32), or (rounded)
+ * that rounded to dtype.
+ */
+function kernelWeight(entry: string, w: AffineQuantizedTensor, dtype: DType, rounded: boolean): number[] {
   const plain = w.getPlain();
   try {
     const q = plain.data.toArray(), scale = Array.from(plain.scale.toArray());
     const blocks = blockIndex(w.shape, w.params.blockSize);
     const range = { qmin: w.params.quantMin, qmax: w.params.quantMax };
     switch (entry) {
-      case "tensor_core_tiled: fused int4 kernel":
-        return refDequantize(q, blocks, scale, Array.from(plain.zeroPoint!.toArray()), { domain: DOMAIN.FLOAT, ...range }, dtype);
-      case "plain: int8 weight-only kernel":
-        return refDequantize(q, blocks, scale.map((s) => roundTo(s, dtype)), null, { domain: DOMAIN.NONE, ...range });
+      case "tensor_core_tiled: fused int4 kernel": {
+        const z = Array.from(plain.zeroPoint!.toArray());
+        if (!rounded) return refDequantize(q, blocks, scale, z, { domain: DOMAIN.FLOAT, ...range });
+        return refDequantize(q, blocks, scale, z, { domain: DOMAIN.FLOAT, ...range }, "bf16").map((v) => roundTo(v, dtype));
+      }
+      case "plain: int8 weight-only kernel": {
+        const values = refDequantize(q, blocks, scale.map((s) => roundTo(s, dtype)), null, { domain: DOMAIN.NONE, ...range });
+        return rounded ? values.map((v) => roundTo(v, dtype)) : values;
+      }
       default:
         throw new Error(`no reference weight for the kernel entry ${JSON.stringify(entry)}`);
     }
@@ -477,6 +492,7 @@ export function quantizedLinearMisses(
     return mismatches(bits(y), bits(want));
   }
   const k = w.shape[1]!;
-  const ref = refLinear(x.toArray(), kernelWeight(entry.name, w, x.dtype), bias?.toArray() ?? null, k);
+  const rounded = weightOnlyRoundsWeight(x.device, x.numel / k);
+  const ref = refLinear(x.toArray(), kernelWeight(entry.name, w, x.dtype, rounded), bias?.toArray() ?? null, k);
   return linearMisses(y.toArray(), ref, k, x.dtype);
 }

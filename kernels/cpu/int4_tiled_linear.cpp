@@ -47,8 +47,8 @@ TAO_INLINE typename Lanes<W>::F lookup16(const typename Lanes<W>::F* tab, const 
   }
 }
 
-// Panel rows j0..j0+nb over k [k0, k0 + kl), in panel order: each weight D((q - 8) · s + z) with
-// one fma and one rounding. T = inner_k_tiles, W = lanes. The 16 possible values of each (row,
+// Panel rows j0..j0+nb over k [k0, k0 + kl), in panel order: each weight (q - 8) · s + z with one
+// f32 fma (not rounded to the activation dtype). T = inner_k_tiles, W = lanes. The 16 possible values of each (row,
 // group) are computed once into a table that the nibbles index (one permute per W weights). The
 // packed words are read in memory order (per 8-row tile: k block, then row), so W streams in.
 template <int W, int T>
@@ -59,7 +59,6 @@ TAO_INLINE void dequant_panel(const Int4LinearCall& c, int64_t j0, int64_t nb, i
   constexpr int half = T / 2, B = 16 * T, NV = 16 / W;  // NV vectors per 16 weights
   const int64_t slices = kl / 32, groups = kl / c.group;
   const int gshift = __builtin_ctz((unsigned)c.group) - 5;  // slice -> group
-  const bool f16 = c.dtype == TAO_F16;
   U shift;
   F qm8[NV];
   for (int l = 0; l < W; ++l) shift[l] = 4 * (l % 4);
@@ -71,8 +70,7 @@ TAO_INLINE void dequant_panel(const Int4LinearCall& c, int64_t j0, int64_t nb, i
       const uint16_t* p = (const uint16_t*)c.sz + ((k0 / c.group + g) * c.g.n + t0) * 2;
       for (int rr = 0; rr < 8; ++rr)
         for (int v = 0; v < NV; ++v) {
-          const F w = vfma<W>(qm8[v], vsplat<W>(bf16_to_f32(p[2 * rr])), vsplat<W>(bf16_to_f32(p[2 * rr + 1])));
-          table[rr][g][v] = f16 ? vround_f16<W>(w) : vround_bf16<W>(w);
+          table[rr][g][v] = vfma<W>(qm8[v], vsplat<W>(bf16_to_f32(p[2 * rr])), vsplat<W>(bf16_to_f32(p[2 * rr + 1])));
         }
     }
     const int64_t first = (t0 / 8 * c.g.k_outer + k0 / B) * 16 * T;  // word offset of this tile's k block

@@ -58,34 +58,5 @@ TAO_HD typename Lanes<W>::F vfma(const typename Lanes<W>::F& a, const typename L
   return r;
 }
 
-// v rounded to bf16 and widened back: bf16_to_f32(f32_to_bf16(v)) lane-wise (round to nearest
-// even, NaN stays a quiet NaN). Equal to convert.h for all 2^32 inputs.
-template <int W>
-TAO_HD typename Lanes<W>::F vround_bf16(const typename Lanes<W>::F& v) {
-  using U = typename Lanes<W>::U;
-  const U u = (U)v;
-  const U rne = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-  const U nan = (u & 0xffff0000u) | 0x00400000u;
-  return (typename Lanes<W>::F)((u & 0x7fffffffu) > 0x7f800000u ? nan : rne);
-}
-
-// v rounded to f16 and widened back: f16_to_f32(f32_to_f16(v)) lane-wise without branches (equal
-// to convert.h for all 2^32 inputs). Normal range: round the mantissa to 10 bits (half to even) in
-// place; below 2^-14: add and subtract 0.5, whose ulp 2^-24 is the f16 subnormal quantum;
-// >= 65520: inf; NaN: quiet NaN.
-template <int W>
-TAO_HD typename Lanes<W>::F vround_f16(const typename Lanes<W>::F& v) {
-  using F = typename Lanes<W>::F;
-  using U = typename Lanes<W>::U;
-  const U u = (U)v, sign = u & 0x80000000u, ax = u & 0x7fffffffu;
-  const U normal = (ax + 0xfffu + ((ax >> 13) & 1u)) & 0xffffe000u;
-  const F half = vsplat<W>(0.5f);
-  const U sub = (U)(((F)ax + half) - half);
-  U r = ax < 0x38800000u ? sub : normal;
-  r = ax >= 0x477ff000u ? 0x7f800000u : r;
-  r = ax > 0x7f800000u ? (ax | 0x00400000u) & 0xffffe000u : r;
-  return (F)(sign | r);
-}
-
 }  // namespace cpu
 }  // namespace tao

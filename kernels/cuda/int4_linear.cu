@@ -1,6 +1,6 @@
 // CUDA y = x · Wᵀ (+ bias) for an int4 W in tinygemm's tensor-core-tiled layout, bf16 or f16 x.
 //  - m <= 32: the weight-only tensor-core kernel (weight_only_gemm.cuh) with the policy below,
-//    which dequantizes the packed words in registers;
+//    which takes the packed words into the mma as they are (weights exact, never rounded);
 //  - larger m: W is dequantized (bf16, rounded once) into a scratch buffer and the product runs in
 //    cuBLASLt (bench/NOTES.md has the measurements behind the threshold).
 #include "../common/backend.h"
@@ -18,13 +18,10 @@ namespace {
 // x is staged so that lane q finds its 8 values of a span (k = 2q + {0, 1, 8, 9, 16, 17, 24, 25})
 // as one 16-byte vector: the B fragments of both k-tiles.
 //
-// Rows of x up to 16 (NB <= 2): the nibbles enter the mma as they are, or-ed into the mantissa of
-// a power of two P (128 for bf16, 1024 for f16: P + q is exact), two instructions per pair. Per
-// quantization group the kernel accumulates R = Σ (P + q)·x, and adds s·R + (z − (P + 8)·s)·X
-// in f32 with X = Σ x of the group (staged with x): Σ ((q − 8)·s + z)·x with the dequantized
-// weight never rounded. More rows (NB >= 4): the weight is dequantized in registers,
-// dtype((q − 8)·s + z) rounded once (tinygemm's own bf16 rounding), and each fragment serves NB
-// mmas; this keeps the accumulators to one set.
+// The nibbles enter the mma as they are, or-ed into the mantissa of a power of two P (128 for
+// bf16, 1024 for f16: P + q is exact), two instructions per pair. Per quantization group the
+// kernel accumulates R = Σ (P + q)·x, and adds s·R + (z − (P + 8)·s)·X in f32 with X = Σ x of the
+// group (staged with x): Σ ((q − 8)·s + z)·x with the dequantized weight never rounded.
 template <int T>
 struct Int4TiledWeights {
   struct Args {
@@ -115,46 +112,32 @@ struct Int4TiledWeights {
   static __device__ __forceinline__ void step(const Args& a, const Raw& r, const uint16_t* xrow, int stride, const float* xsum,
                                               int xsum_stride, int lane, float (&acc)[NB][4]) {
     const int q = lane % 4, ends = a.ends;
-    float sum_qx[NB <= 2 ? NB : 1][2][4] = {};  // two chains (k-tiles 0 and 1 of each span)
+    float sum_qx[NB][2][4] = {};  // two chains (k-tiles 0 and 1 of each span)
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       uint4 xv[NB];
 #pragma unroll
       for (int b = 0; b < NB; ++b) xv[b] = *(const uint4*)(xrow + b * 8 * stride + 32 * j + 8 * q);
       const uint32_t pa = group_word(r.sa, a.gs_shift, j), pb = group_word(r.sb, a.gs_shift, j);
-      if constexpr (NB <= 2) {
 #pragma unroll
-        for (int t = 0; t < 2; ++t) {
-          const uint32_t f[4] = {nibbles<A>(r.wa[j], 2 * t), nibbles<A>(r.wb[j], 2 * t), nibbles<A>(r.wa[j], 2 * t + 1),
-                                 nibbles<A>(r.wb[j], 2 * t + 1)};
+      for (int t = 0; t < 2; ++t) {
+        const uint32_t f[4] = {nibbles<A>(r.wa[j], 2 * t), nibbles<A>(r.wb[j], 2 * t), nibbles<A>(r.wa[j], 2 * t + 1),
+                               nibbles<A>(r.wb[j], 2 * t + 1)};
 #pragma unroll
-          for (int b = 0; b < NB; ++b) A::mma(sum_qx[b][t], f, t ? xv[b].z : xv[b].x, t ? xv[b].w : xv[b].y);
-        }
-        if (!((ends >> j) & 1)) continue;  // the group goes on
-        const float sa = __uint_as_float(pa << 16), sb = __uint_as_float(pb << 16);
-        const float za = __uint_as_float(pa & 0xFFFF0000u) - A::kNibbleOffset * sa;
-        const float zb = __uint_as_float(pb & 0xFFFF0000u) - A::kNibbleOffset * sb;
-        const int chunk = (32 * j) >> a.gs_shift;
+        for (int b = 0; b < NB; ++b) A::mma(sum_qx[b][t], f, t ? xv[b].z : xv[b].x, t ? xv[b].w : xv[b].y);
+      }
+      if (!((ends >> j) & 1)) continue;  // the group goes on
+      const float sa = __uint_as_float(pa << 16), sb = __uint_as_float(pb << 16);
+      const float za = __uint_as_float(pa & 0xFFFF0000u) - A::kNibbleOffset * sa;
+      const float zb = __uint_as_float(pb & 0xFFFF0000u) - A::kNibbleOffset * sb;
+      const int chunk = (32 * j) >> a.gs_shift;
 #pragma unroll
-        for (int b = 0; b < NB; ++b) {
-          const float x0 = xsum[(8 * b + 2 * q) * xsum_stride + chunk], x1 = xsum[(8 * b + 2 * q + 1) * xsum_stride + chunk];
+      for (int b = 0; b < NB; ++b) {
+        const float x0 = xsum[(8 * b + 2 * q) * xsum_stride + chunk], x1 = xsum[(8 * b + 2 * q + 1) * xsum_stride + chunk];
 #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            acc[b][e] += (e < 2 ? sa : sb) * (sum_qx[b][0][e] + sum_qx[b][1][e]) + (e < 2 ? za : zb) * (e % 2 ? x1 : x0);
-            sum_qx[b][0][e] = sum_qx[b][1][e] = 0.0f;
-          }
-        }
-      } else {
-        uint32_t s2a, z2a, s2b, z2b;
-        A::scale_zero(pa, &s2a, &z2a);
-        A::scale_zero(pb, &s2b, &z2b);
-#pragma unroll
-        for (int t = 0; t < 2; ++t) {
-          const uint32_t f[4] = {A::dequant4(nibbles<A>(r.wa[j], 2 * t), s2a, z2a), A::dequant4(nibbles<A>(r.wb[j], 2 * t), s2b, z2b),
-                                 A::dequant4(nibbles<A>(r.wa[j], 2 * t + 1), s2a, z2a),
-                                 A::dequant4(nibbles<A>(r.wb[j], 2 * t + 1), s2b, z2b)};
-#pragma unroll
-          for (int b = 0; b < NB; ++b) A::mma(acc[b], f, t ? xv[b].z : xv[b].x, t ? xv[b].w : xv[b].y);
+        for (int e = 0; e < 4; ++e) {
+          acc[b][e] += (e < 2 ? sa : sb) * (sum_qx[b][0][e] + sum_qx[b][1][e]) + (e < 2 ? za : zb) * (e % 2 ? x1 : x0);
+          sum_qx[b][0][e] = sum_qx[b][1][e] = 0.0f;
         }
       }
     }

@@ -23,25 +23,9 @@ struct Act<TAO_BF16> {
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
-  // a·b + c per lane, rounded once.
-  static __device__ __forceinline__ uint32_t fma2(uint32_t a, uint32_t b, uint32_t c) {
-    uint32_t d;
-    asm("fma.rn.bf16x2 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-  }
-  static constexpr uint32_t kOne = 0x3F803F80u;
   // Nibbles (0..15) or-ed into 128.0 give 128 + q exactly, which is q - 8 + kNibbleOffset.
   static constexpr uint32_t kNibbleBase = 0x43004300u;
   static constexpr float kNibbleOffset = 136.0f;
-  // (scale, zero) pairs from tinygemm's bf16 (scale | zero << 16) word.
-  static __device__ __forceinline__ void scale_zero(uint32_t sz, uint32_t* s2, uint32_t* z2) {
-    *s2 = __byte_perm(sz, sz, 0x1010);
-    *z2 = __byte_perm(sz, sz, 0x3232);
-  }
-  // A pair of kNibbleBase + q to (q - 8)·s + z: the subtraction is exact, the fma rounds once.
-  static __device__ __forceinline__ uint32_t dequant4(uint32_t biased, uint32_t s2, uint32_t z2) {
-    return fma2(fma2(biased, kOne, 0xC308C308u), s2, z2);
-  }
   // Bytes 2h and 2h + 1 of an int8 word as an exact pair (2^23 + 128 + q read as f32, minus 2^23 + 128).
   static __device__ __forceinline__ uint32_t int8_pair(uint32_t biased, int h) {
     const float lo = __uint_as_float(__byte_perm(biased, 0x4B000000u, 0x7440 + 2 * h)) - 8388736.0f;
@@ -72,14 +56,6 @@ struct Act<TAO_F16> {
   // 1024 + q exactly.
   static constexpr uint32_t kNibbleBase = 0x64006400u;
   static constexpr float kNibbleOffset = 1032.0f;
-  static __device__ __forceinline__ void scale_zero(uint32_t sz, uint32_t* s2, uint32_t* z2) {
-    const uint32_t s = f32_to_f16(__uint_as_float(sz << 16)), z = f32_to_f16(__uint_as_float(sz & 0xFFFF0000u));
-    *s2 = s | (s << 16);
-    *z2 = z | (z << 16);
-  }
-  static __device__ __forceinline__ uint32_t dequant4(uint32_t biased, uint32_t s2, uint32_t z2) {
-    return fma2(fma2(biased, kOne, 0xE408E408u), s2, z2);
-  }
   // 1024 + 128 + q or-ed from the biased byte, minus 1152: exact.
   static __device__ __forceinline__ uint32_t int8_pair(uint32_t biased, int h) {
     return fma2(__byte_perm(biased, 0x64646464u, 0x5140 + 0x0202 * h), kOne, 0xE480E480u);

@@ -131,7 +131,7 @@ __device__ void reduce_tile(const typename P::Args& a, const Shape& s, int64_t c
 // One block: columns c0 = 16·kWarps·cg.., rows r0 = 8·NB·rb.., k in split sp. Blocks are ordered
 // row block fastest, so the blocks reading one weight tile run together and share it through L2.
 template <class P, class A, int NB, int D>
-__global__ void __launch_bounds__(kThreads, NB <= 2 ? 2 : 1) weight_only_kernel(const typename P::Args a, const Shape s) {
+__global__ void __launch_bounds__(kThreads, 2) weight_only_kernel(const typename P::Args a, const Shape s) {
   extern __shared__ __align__(16) uint16_t xs[];
   constexpr int KC = stage_k<NB>();
   constexpr int stride = KC + P::kXPadBytes / 2, xsum_stride = KC / 32 + 1;
@@ -189,8 +189,7 @@ __global__ void __launch_bounds__(kThreads, NB <= 2 ? 2 : 1) weight_only_kernel(
 // the context's pool; the semaphores are ctx->counters.
 template <class P, class A, int NB>
 tao_status launch_nb(tao_ctx* ctx, const typename P::Args& a, Shape s, const char* op) {
-  constexpr int D = NB >= 4 ? 2 : P::kDepth;  // wide row blocks hold more accumulators
-  auto* kernel = weight_only_kernel<P, A, NB, D>;
+  auto* kernel = weight_only_kernel<P, A, NB, P::kDepth>;
   constexpr int smem = 8 * NB * ((stage_k<NB>() + P::kXPadBytes / 2) * 2 + (stage_k<NB>() / 32 + 1) * 4);
   static int resident = 0;  // blocks per SM, from the occupancy calculator
   if (resident == 0) {
@@ -239,13 +238,12 @@ inline int64_t dense_from_m() {
   return v >= 1 && v <= kMaxRows ? v : kMaxRows + 1;
 }
 
-// Picks NB (rows of x per block in groups of 8) from m <= kMaxRows: 8, 16 or 32 rows.
+// Picks NB (rows of x per block in groups of 8) from m <= kMaxRows: 8 rows, else blocks of 16.
 template <class P, class A>
 tao_status launch(tao_ctx* ctx, const typename P::Args& a, const Shape& s, const char* op) {
   TAO_TRY(use_device(ctx, op));
   if (s.m <= 8) return launch_nb<P, A, 1>(ctx, a, s, op);
-  if (s.m <= 16) return launch_nb<P, A, 2>(ctx, a, s, op);
-  return launch_nb<P, A, 4>(ctx, a, s, op);
+  return launch_nb<P, A, 2>(ctx, a, s, op);
 }
 
 }  // namespace wo
