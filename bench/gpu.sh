@@ -2,7 +2,7 @@
 # On a GPU machine without Bun on its PATH: unpack the carried Bun (.carry/bun.xz), build
 # libtao.so for one architecture, run the whole test suite (CUDA tests included) and the
 # benchmarks, writing logs and JSON under $OUT (default ./bench/out).
-# Usage: bash bench/gpu.sh [arch, default 90a]
+# Usage: bash bench/gpu.sh [arch, default 90a] [test|bench|all, default all]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-bench/out}"
@@ -14,12 +14,18 @@ fi
 cmake -S . -B build -DTAO_CUDA=on -DTAO_CUDA_ARCHS="${1:-90a}" > "$OUT/build.log" 2>&1 &&
   cmake --build build -j"$(nproc)" >> "$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; exit 1; }
 grep "tao:" "$OUT/build.log"
-"$BUN" test 2>&1 | tee "$OUT/test.log" | tail -25
-test_rc=${PIPESTATUS[0]}
+test_rc=0
+if [ "${2:-all}" != bench ]; then
+  "$BUN" test 2>&1 | tee "$OUT/test.log" | tail -25
+  test_rc=${PIPESTATUS[0]}
+fi
+[ "${2:-all}" = test ] && exit "$test_rc"
 export TAO_BENCH_OUT="$OUT"
 "$BUN" bench/ffi.ts 2>&1 | tee "$OUT/bench-ffi.log"
 "$BUN" bench/quant.ts 2>&1 | tee "$OUT/bench-quant.log"
 "$BUN" bench/linear.ts 2>&1 | tee "$OUT/bench-linear.log"
-"$BUN" bench/linear_int4.ts 2>&1 | tee "$OUT/bench-linear-int4.log"
+"$BUN" bench/linear_weight_only.ts 2>&1 | tee "$OUT/bench-linear-weight-only.log"
+g++ -O2 -std=c++17 -Iinclude bench/native/weight_only_probe.cpp -Lbuild -ltao -Wl,-rpath,"$PWD/build" -o /tmp/weight_only_probe &&
+  /tmp/weight_only_probe check > "$OUT/probe-check.log" 2>&1; tail -1 "$OUT/probe-check.log"
 "$BUN" bench/demo.ts 2>&1 | tee "$OUT/demo.log"
 exit "$test_rc"
