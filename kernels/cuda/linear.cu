@@ -125,6 +125,11 @@ tao_status linear(tao_ctx* ctx, const LinearCall& c) {
   LT_TRY("cublasLtMatmulPreferenceCreate", f.pref_create(&d.pref));
   LT_TRY("cublasLtMatmulPreferenceSetAttribute",
          f.pref_set(d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &h.workspace_bytes, sizeof h.workspace_bytes));
+  // Split-k partial sums stay in f32: no reduction through the bf16/f16 output (which would round
+  // each partial, ~2^-8 relative, and break the f32-accumulation contract of tao.h).
+  const uint32_t reduction = CUBLASLT_REDUCTION_SCHEME_NONE | CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
+  LT_TRY("cublasLtMatmulPreferenceSetAttribute",
+         f.pref_set(d.pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &reduction, sizeof reduction));
   const uint32_t align_a = alignment_of(c.w), align_b = alignment_of(c.x), align_c = alignment_of(c.y);
   LT_TRY("cublasLtMatmulPreferenceSetAttribute",
          f.pref_set(d.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof align_a));
