@@ -59,7 +59,7 @@ describe("int4 tensor-core-tiled linear", () => {
         for (const dtype of DTYPES) {
           for (const m of MS) {
             const r = run(device, seed + 10 * m, w, group, k, m, dtype);
-            expect(linearMisses(r.y, refLinear(r.x, w.values(dtype, m), r.bias, k), k, dtype)).toEqual([]);
+            expect({ m, dtype, misses: linearMisses(r.y, refLinear(r.x, w.values(dtype, m), r.bias, k), k, dtype) }).toEqual({ m, dtype, misses: [] });
           }
         }
       });

@@ -53,7 +53,7 @@ describe("int8 weight-only linear", () => {
           using w = weight(device, seed, n, k, dtype);
           for (const m of MS) {
             const r = run(device, seed + 10 * m, w, n, k, m, dtype);
-            expect(linearMisses(r.y, refLinear(r.x, w.values(m), r.bias, k), k, dtype)).toEqual([]);
+            expect({ m, dtype, misses: linearMisses(r.y, refLinear(r.x, w.values(m), r.bias, k), k, dtype) }).toEqual({ m, dtype, misses: [] });
           }
         }
       });
