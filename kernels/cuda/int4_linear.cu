@@ -18,10 +18,12 @@ namespace {
 // x is staged so that lane q finds its 8 values of a span (k = 2q + {0, 1, 8, 9, 16, 17, 24, 25})
 // as one 16-byte vector: the B fragments of both k-tiles.
 //
-// The nibbles enter the mma as they are, or-ed into the mantissa of a power of two P (128 for
-// bf16, 1024 for f16: P + q is exact), two instructions per pair. Per quantization group the
-// kernel accumulates R = Σ (P + q)·x, and adds s·R + (z − (P + 8)·s)·X in f32 with X = Σ x of the
-// group (staged with x): Σ ((q − 8)·s + z)·x with the dequantized weight never rounded.
+// The nibbles enter the mma as q − 8, exactly: or-ed into the mantissa of a power of two P (128
+// for bf16, 1024 for f16: P + q is exact), then P + 8 subtracted in the half type (exact too),
+// three instructions per pair. Per quantization group the kernel accumulates R = Σ (q − 8)·x and
+// adds s·R + z·X in f32 with X = Σ x of the group (staged with x): Σ ((q − 8)·s + z)·x with the
+// dequantized weight never rounded. (Leaving P + 8 in and taking (P + 8)·s·X back at the group's
+// end saves an instruction but cancels: seen 12 f16 ulps off on an H100.)
 template <int T>
 struct Int4TiledWeights {
   struct Args {
@@ -93,12 +95,12 @@ struct Int4TiledWeights {
     }
   }
 
-  // Nibbles h and h + 4 of w as the pair (P + q_h, P + q_{h+4}): a shift and one lop3.
+  // Nibbles h and h + 4 of w as the pair (q_h - 8, q_{h+4} - 8): a shift, one lop3, one fma.
   template <class A>
   static __device__ __forceinline__ uint32_t nibbles(uint32_t w, int h) {
     uint32_t d;
     asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(d) : "r"(w >> (4 * h)), "n"(0x000F000F), "n"(A::kNibbleBase));
-    return d;  // (a & b) | c
+    return A::centered(d);  // ((a & b) | c) - P - 8
   }
   // The (scale, zero) word of span j's group.
   static __device__ __forceinline__ uint32_t group_word(const uint32_t (&v)[4], int gs_shift, int j) {
@@ -128,8 +130,7 @@ struct Int4TiledWeights {
       }
       if (!((ends >> j) & 1)) continue;  // the group goes on
       const float sa = __uint_as_float(pa << 16), sb = __uint_as_float(pb << 16);
-      const float za = __uint_as_float(pa & 0xFFFF0000u) - A::kNibbleOffset * sa;
-      const float zb = __uint_as_float(pb & 0xFFFF0000u) - A::kNibbleOffset * sb;
+      const float za = __uint_as_float(pa & 0xFFFF0000u), zb = __uint_as_float(pb & 0xFFFF0000u);
       const int chunk = (32 * j) >> a.gs_shift;
 #pragma unroll
       for (int b = 0; b < NB; ++b) {

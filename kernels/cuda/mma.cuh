@@ -23,9 +23,13 @@ struct Act<TAO_BF16> {
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
-  // Nibbles (0..15) or-ed into 128.0 give 128 + q exactly, which is q - 8 + kNibbleOffset.
+  // Nibbles (0..15) or-ed into 128.0 give 128 + q exactly; centered() takes them to q - 8, exactly.
   static constexpr uint32_t kNibbleBase = 0x43004300u;
-  static constexpr float kNibbleOffset = 136.0f;
+  static __device__ __forceinline__ uint32_t centered(uint32_t biased) {
+    uint32_t d;
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;\n" : "=r"(d) : "r"(biased), "r"(0x3F803F80u), "r"(0xC308C308u));  // · 1 − 136
+    return d;
+  }
   // Bytes 2h and 2h + 1 of an int8 word as an exact pair (2^23 + 128 + q read as f32, minus 2^23 + 128).
   static __device__ __forceinline__ uint32_t int8_pair(uint32_t biased, int h) {
     const float lo = __uint_as_float(__byte_perm(biased, 0x4B000000u, 0x7440 + 2 * h)) - 8388736.0f;
@@ -53,9 +57,9 @@ struct Act<TAO_F16> {
     return d;
   }
   static constexpr uint32_t kOne = 0x3C003C00u;
-  // 1024 + q exactly.
+  // 1024 + q exactly; centered() takes it to q - 8, exactly.
   static constexpr uint32_t kNibbleBase = 0x64006400u;
-  static constexpr float kNibbleOffset = 1032.0f;
+  static __device__ __forceinline__ uint32_t centered(uint32_t biased) { return fma2(biased, kOne, 0xE408E408u); }  // · 1 − 1032
   // 1024 + 128 + q or-ed from the biased byte, minus 1152: exact.
   static __device__ __forceinline__ uint32_t int8_pair(uint32_t biased, int h) {
     return fma2(__byte_perm(biased, 0x64646464u, 0x5140 + 0x0202 * h), kOne, 0xE480E480u);
