@@ -1,7 +1,7 @@
 // CUDA pack / unpack / dequantize of the tinygemm int4 layout (kernels/common/int4_tiled.h).
 // Pack and unpack: one packed word per thread, consecutive threads on consecutive words (layout
 // conversions run once per weight). Dequantize feeds the large-m linear, so it is built for
-// bandwidth: one thread per 32 consecutive k of a row, writing them as four 16-byte stores.
+// bandwidth: one thread per 8 consecutive k of a row, a warp storing 512 contiguous bytes.
 #include "../common/backend.h"
 #include "../common/int4_tiled.h"
 #include "launch.cuh"
@@ -15,33 +15,31 @@ __global__ void int4_tiled_kernel(Int4Op op, Int4TiledCall c) {
   for (uint64_t w = global_thread(); w < (uint64_t)c.g.words; w += grid_threads()) int4_tiled_step(op, c, (int64_t)w);
 }
 
-// out[n][32·span .. +32) for each (row n, span) item, spans of a row on consecutive threads. The
-// span's 32 values sit in word j = span % (T/2) of lanes 4g..4g+3 (g = n % 8) of its k-outer
-// block; all share one quantization group (groups are multiples of 32).
+// out[n][8c .. 8c + 8) for each (row n, chunk c) item, chunks of a row on consecutive threads, so a
+// warp stores 512 contiguous bytes. Chunk c is k = 32·span + 8h + 2q + e (h = c % 4, e = 0, 1): nibbles
+// h and h + 4 of word j = span % (T/2) of lanes 4g..4g+3 (g = n % 8) in its k-outer block; the four
+// threads of a span read the same words (L1 hits). One quantization group per span (groups are
+// multiples of 32).
 template <int T>
 __global__ void int4_tiled_dequantize_kernel(Int4TiledCall c) {
-  const uint32_t spans = (uint32_t)(c.g.k / 32), items = (uint32_t)c.g.n * spans;  // the caller checked items < 2^31
+  const uint32_t chunks = (uint32_t)(c.g.k / 8), items = (uint32_t)c.g.n * chunks;  // the caller checked items < 2^31
   const uint32_t* packed = (const uint32_t*)c.src;
   const uint16_t* sz = (const uint16_t*)c.sz;
   for (uint32_t i = (uint32_t)global_thread(); i < items; i += (uint32_t)grid_threads()) {
-    const int64_t n = i / spans, span = i % spans;
-    const int64_t ko = span / (T / 2), j = span % (T / 2), k0 = 32 * span;
+    const int64_t n = i / chunks, chunk = i % chunks, span = chunk / 4, h = chunk % 4;
+    const int64_t ko = span / (T / 2), j = span % (T / 2), k0 = 8 * chunk;
     const uint32_t* words = packed + ((n / 8 * c.g.k_outer + ko) * 32 + 4 * (n % 8)) * (T / 2) + j;
-    const uint16_t* p = sz + ((k0 / c.group) * c.g.n + n) * 2;
+    const uint16_t* p = sz + (((uint32_t)k0 / (uint32_t)c.group) * c.g.n + n) * 2;
     const float scale = bf16_to_f32(p[0]), zero = bf16_to_f32(p[1]);
-    Vec<uint16_t, 8> out[4];
+    Vec<uint16_t, 8> out;
 #pragma unroll
     for (int q = 0; q < 4; ++q) {
-      const uint32_t w = words[q * (T / 2)];
+      const uint32_t w = words[q * (T / 2)] >> (4 * h);
 #pragma unroll
-      for (int s = 0; s < 8; ++s) {  // nibble s of lane q holds k = 2q + int4_tiled_kofs(s)
-        const int kk = 2 * q + int4_tiled_kofs(s);
-        out[kk / 8].v[kk % 8] = f32_to_bf16(fma_f(sub_rn((float)((w >> (4 * s)) & 0xF), 8.0f), scale, zero));
-      }
+      for (int e = 0; e < 2; ++e)
+        out.v[2 * q + e] = f32_to_bf16(fma_f(sub_rn((float)((w >> (16 * e)) & 0xF), 8.0f), scale, zero));
     }
-    auto* dst = (Vec<uint16_t, 8>*)((uint16_t*)c.dst + n * c.g.k + k0);
-#pragma unroll
-    for (int v = 0; v < 4; ++v) dst[v] = out[v];
+    *(Vec<uint16_t, 8>*)((uint16_t*)c.dst + n * c.g.k + k0) = out;
   }
 }
 
@@ -50,8 +48,8 @@ __global__ void int4_tiled_dequantize_kernel(Int4TiledCall c) {
 tao_status int4_tiled(tao_ctx* ctx, Int4Op op, const Int4TiledCall& c) {
   const char* name = "tao_int4_tensor_core_tiled";
   TAO_TRY(use_device(ctx, name));
-  if (op == Int4Op::Dequantize && aligned_to(c.dst, 16) && (uint64_t)c.g.n * (c.g.k / 32) < (1ull << 31)) {
-    const uint64_t items = (uint64_t)c.g.n * (c.g.k / 32);
+  if (op == Int4Op::Dequantize && aligned_to(c.dst, 16) && (uint64_t)c.g.n * (c.g.k / 8) < (1ull << 31)) {
+    const uint64_t items = (uint64_t)c.g.n * (c.g.k / 8);
     const unsigned grid = grid_for(ctx, items, 256);
     if (c.g.tiles == 2) int4_tiled_dequantize_kernel<2><<<grid, 256, 0, stream_of(ctx)>>>(c);
     else if (c.g.tiles == 4) int4_tiled_dequantize_kernel<4><<<grid, 256, 0, stream_of(ctx)>>>(c);
