@@ -113,6 +113,23 @@ std::vector<double> reference(const std::vector<uint16_t>& x, const std::vector<
   return y;
 }
 
+// ||y − ref|| / ||ref|| for call(x, bias, y) on fresh random x [m, k] and bias [n] of dtype, y
+// poisoned with NaN first; ref = reference(x, w, col_scale, bias).
+template <class F>
+double poisoned_rel_err(Gpu& g, int64_t m, int64_t n, int64_t k, int dtype, const std::vector<double>& w,
+                        const std::vector<double>& col_scale, F&& call) {
+  std::vector<uint16_t> x = random_act(m * k, dtype), bias = random_act(n, dtype);
+  void* dx = g.up(x);
+  void* db = g.up(bias);
+  void* dy;
+  CHECK(tao_alloc(g.ctx, m * n * 2, &dy));
+  CHECK(tao_memset(g.ctx, dy, 0xFF, m * n * 2));
+  call(dx, db, dy);
+  const double err = rel_err(g.down<uint16_t>(dy, m * n), reference(x, w, col_scale, &bias, m, n, k, dtype), dtype);
+  for (void* p : {dx, db, dy}) CHECK(tao_free(g.ctx, p));
+  return err;
+}
+
 int failures = 0;
 
 void report(const char* what, double err, double tol) {
@@ -133,23 +150,13 @@ void check_int4(Gpu& g) {
       void* dsz = g.up(w.sz);
       for (int dtype : {TAO_BF16, TAO_F16})
         for (int64_t m : ms) {
-          std::vector<uint16_t> x = random_act(m * sh.k, dtype), bias = random_act(sh.n, dtype);
-          void* dx = g.up(x);
-          void* db = g.up(bias);
-          void* dy;
-          CHECK(tao_alloc(g.ctx, m * sh.n * 2, &dy));
-          CHECK(tao_memset(g.ctx, dy, 0xFF, m * sh.n * 2));
-          CHECK(tao_linear_int4_tensor_core_tiled(g.ctx, dx, dp, dsz, db, dy, dtype, m, sh.n, sh.k, sh.tiles, group));
-          std::vector<uint16_t> y = g.down<uint16_t>(dy, m * sh.n);
-          std::vector<double> ones(sh.n, 1.0);
-          const double err = rel_err(y, reference(x, w.w, ones, &bias, m, sh.n, sh.k, dtype), dtype);
+          const double err = poisoned_rel_err(g, m, sh.n, sh.k, dtype, w.w, std::vector<double>(sh.n, 1.0), [&](void* dx, void* db, void* dy) {
+            CHECK(tao_linear_int4_tensor_core_tiled(g.ctx, dx, dp, dsz, db, dy, dtype, m, sh.n, sh.k, sh.tiles, group));
+          });
           char what[160];
           snprintf(what, sizeof what, "int4 %s n=%lld k=%lld T=%d g=%d m=%lld dense_from=%s", dtype == TAO_F16 ? "f16" : "bf16",
                    (long long)sh.n, (long long)sh.k, sh.tiles, group, (long long)m, dense_env ? dense_env : "default");
           report(what, err, dtype == TAO_F16 && !dense_env ? 2e-3 : 8e-3);  // the dense path rounds W to bf16 first
-          CHECK(tao_free(g.ctx, dx));
-          CHECK(tao_free(g.ctx, db));
-          CHECK(tao_free(g.ctx, dy));
         }
       CHECK(tao_free(g.ctx, dp));
       CHECK(tao_free(g.ctx, dsz));
@@ -171,22 +178,13 @@ void check_int8(Gpu& g) {
       for (int64_t i = 0; i < sh.n; ++i) scale[i] = to_dtype(su(rng), dtype), s[i] = from_dtype(scale[i], dtype);
       void* ds = g.up(scale);
       for (int64_t m : ms) {
-        std::vector<uint16_t> x = random_act(m * sh.k, dtype), bias = random_act(sh.n, dtype);
-        void* dx = g.up(x);
-        void* db = g.up(bias);
-        void* dy;
-        CHECK(tao_alloc(g.ctx, m * sh.n * 2, &dy));
-        CHECK(tao_memset(g.ctx, dy, 0xFF, m * sh.n * 2));
-        CHECK(tao_linear_int8_weight_only(g.ctx, dx, dq, ds, db, dy, dtype, m, sh.n, sh.k));
-        std::vector<uint16_t> y = g.down<uint16_t>(dy, m * sh.n);
-        const double err = rel_err(y, reference(x, w, s, &bias, m, sh.n, sh.k, dtype), dtype);
+        const double err = poisoned_rel_err(g, m, sh.n, sh.k, dtype, w, s, [&](void* dx, void* db, void* dy) {
+          CHECK(tao_linear_int8_weight_only(g.ctx, dx, dq, ds, db, dy, dtype, m, sh.n, sh.k));
+        });
         char what[160];
         snprintf(what, sizeof what, "int8 %s n=%lld k=%lld m=%lld", dtype == TAO_F16 ? "f16" : "bf16", (long long)sh.n,
                  (long long)sh.k, (long long)m);
         report(what, err, dtype == TAO_F16 && !getenv("TAO_WEIGHT_ONLY_DENSE_FROM_M") ? 1e-3 : 5e-3);  // dense: q·s rounded
-        CHECK(tao_free(g.ctx, dx));
-        CHECK(tao_free(g.ctx, db));
-        CHECK(tao_free(g.ctx, dy));
       }
       CHECK(tao_free(g.ctx, ds));
     }
