@@ -33,7 +33,7 @@ export function rng(seed: number): () => number {
 
 /** A fresh seed for this run (printed by tests that use it so failures can be replayed). */
 export function freshSeed(): number {
-  const fixed = process.env.TAO_TEST_SEED; // reproduces a failure: every test takes the seed its name showed
+  const fixed = globalThis.process?.env?.TAO_TEST_SEED; // replays a failure: every test takes the seed its name showed
   return fixed ? Number(fixed) : Math.floor(Math.random() * 2 ** 31);
 }
 
