@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  AffineQuantizedTensor, int4WeightOnly, int8WeightOnly, load, loadInto, quantize, QUANTIZATION_METADATA_KEY, randn,
+  AffineQuantizedTensor, fromArray, int4WeightOnly, int8WeightOnly, load, loadInto, quantize, QUANTIZATION_METADATA_KEY, randn,
   readSafetensors, save, TaoError, writeSafetensors, ZeroPointDomain, type Module, type QuantConfig, type Tensor,
 } from "../lib/index.ts";
 import { bits, devices, freshSeed, hasCuda, mismatches, noCudaReason } from "./helpers.ts";
@@ -152,6 +152,20 @@ describe("bad checkpoints", () => {
     const garbled = newPath();
     writeSafetensors(garbled, tensors, { [QUANTIZATION_METADATA_KEY]: "{not json" });
     rejected(garbled, /metadata is not JSON/);
+  });
+
+  test("an int8_weight_only record over zero points that are not 0 (the int8 kernel entry trusts that record)", () => {
+    using model8 = mlp([128, 64, 32], "bf16", "cpu", 14);
+    quantize(model8, int8WeightOnly());
+    const p8 = newPath();
+    save(model8, p8);
+    const { metadata, tensors } = readSafetensors(p8);
+    const zp = tensors.get("0.weight:zero_point")!;
+    using bumped = fromArray(Int32Array.from(zp.toArray(), (v, i) => (i === 3 ? v + 1 : v)), { shape: zp.shape });
+    tensors.set("0.weight:zero_point", bumped);
+    const lying = newPath();
+    writeSafetensors(lying, tensors, metadata);
+    rejected(lying, /says int8_weight_only \(zero point 0\) but the stored zero points are not all 0/);
   });
 
   test("a model of another shape, or a dense tensor for a quantized parameter", () => {

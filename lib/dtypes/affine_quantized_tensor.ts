@@ -209,6 +209,11 @@ export class AffineQuantizedTensor {
       shape: ints(r.shape, "shape"), blockSize: ints(r.blockSize, "blockSize"), targetDtype: r.targetDtype!,
       zeroPointDomain: ZeroPointDomain[r.zeroPointDomain!], quantMin: r.quantMin!, quantMax: r.quantMax!, dtype: r.dtype!,
     };
+    const zp = storage.zero_point;
+    // The int8 kernel entry trusts this record for "every zero point is 0" (plain_layout.ts): checked once here.
+    if (r.config?.name === "int8_weight_only" && zp && zp.toArray().some((v) => v !== 0)) {
+      throw invalid(op, `the record says int8_weight_only (zero point 0) but the stored zero points are not all 0`);
+    }
     return new AffineQuantizedTensor(fromOptions(options), storage, params, r.config ?? null);
   }
 
