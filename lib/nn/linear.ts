@@ -6,6 +6,14 @@ import type { Tensor } from "../tensor.ts";
 import { linear } from "../ops/linear.ts";
 import { Module, type Parameter } from "./module.ts";
 
+/**
+ * Sees each input of a Linear before the layer computes (calibration observers:
+ * lib/quantization/observers.ts). It must not keep or dispose `x`.
+ */
+export interface InputObserver {
+  observe(x: Tensor): void;
+}
+
 export interface LinearInit {
   /** Learnable additive bias of shape [outFeatures] (default true). */
   bias?: boolean;
@@ -21,9 +29,13 @@ export interface LinearInit {
  * A dense layer: parameters `weight` [outFeatures, inFeatures] and `bias` [outFeatures] (or null),
  * both drawn like PyTorch's defaults from uniform(-1/sqrt(inFeatures), 1/sqrt(inFeatures)): the
  * weight takes draws 0 .. out·in - 1 of the seed's stream, the bias the next outFeatures.
- * forward(x) = linear(x, weight, bias) for x [..., inFeatures].
+ * forward(x) = linear(x, weight, bias) for x [..., inFeatures], after `inputObserver` (if any) has
+ * seen x.
  */
 export class Linear extends Module {
+  /** Shown every input before forward computes (the calibration flows set it); null for none. */
+  inputObserver: InputObserver | null = null;
+
   constructor(readonly inFeatures: number, readonly outFeatures: number, init: LinearInit = {}) {
     super();
     for (const d of [inFeatures, outFeatures]) {
@@ -52,6 +64,7 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    this.inputObserver?.observe(x);
     return linear(x, this.weight, this.bias);
   }
 }

@@ -15,6 +15,8 @@ import { AffineQuantizedTensor } from "../dtypes/affine_quantized_tensor.ts";
 // The layouts a checkpoint may name register themselves when loaded:
 import "../dtypes/plain_layout.ts";
 import "../dtypes/tensor_core_tiled.ts";
+import "../dtypes/w8a8_layout.ts";
+import "../dtypes/smoothquant_layout.ts";
 
 /** The metadata key holding the quantized tensors' records. */
 export const QUANTIZATION_METADATA_KEY = "tao.quantization";
