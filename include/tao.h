@@ -210,6 +210,33 @@ TAO_API tao_status tao_linear_int4_tensor_core_tiled(tao_ctx* ctx, const void* x
                                                     int32_t dtype, int64_t m, int64_t n, int64_t k,
                                                     int32_t inner_k_tiles, int32_t group_size);
 
+/* ---------------------------------------------------------------- float8 (e4m3) quantization and matmul */
+
+/* Dynamic float8 quantization (torchao's float8 absmax scaling): for each row (rowwise = 1, scale [m])
+ * or for the whole tensor (rowwise = 0, scale [1]) of x [m, k] (`dtype` TAO_F32, TAO_F16 or TAO_BF16):
+ *   amax = max |x| over the row / tensor (f32), s = max(amax / 448, 1e-12), q = saturate_e4m3(x / s)
+ * (each step one f32 operation, round to nearest even; q is TAO_F8E4M3FN bytes [m, k], scale f32).
+ * Defined cases: a zero row gets s = 1e-12 and q = 0 (no NaN); an inf makes its row's (tensor's) amax
+ * and s inf, so its finite values quantize to 0 and the infs to NaN; a NaN makes its row's (tensor's)
+ * amax and s NaN and every q of it NaN (as torch.amax propagates NaN). Output rows with a NaN scale are
+ * NaN in tao_linear_f8_f8. CUDA: one pass per row (rowwise), two passes (per tensor). */
+TAO_API tao_status tao_quantize_f8(tao_ctx* ctx, const void* x, int32_t dtype, void* q, float* scale, int64_t m,
+                                   int64_t k, int32_t rowwise);
+
+/* y[m, n] = dtype(xscale_i · wscale_j · Σ_t xq[i, t] · wq[j, t] + bias[j]) for e4m3 xq [m, k] and wq [n, k]
+ * (row-major, PyTorch's torch._scaled_mm(xq, wq.T) with a bias), scales f32: xscale [m] if x_rowwise else
+ * [1], wscale [n] if w_rowwise else [1]. bias (`dtype`, [n]) may be NULL; y is `dtype` (TAO_BF16, TAO_F16
+ * or TAO_F32) [m, n]. Products of e4m3 values are exact; the CPU sums them in f32. CUDA's FP8 tensor cores
+ * keep about 14 significant bits in their accumulators between cuBLASLt's promotions to f32 (errors up to
+ * ~2^-10.6·Σ|x·w| seen on an H100; fast_accum = 1, torch's use_fast_accum, promotes less often). y is
+ * rounded once. CUDA needs compute capability 8.9+ (else TAO_ERR_UNSUPPORTED): cuBLASLt FP8 with scale pointers
+ * (per tensor) or outer-vector scales (row-wise), or an f32 product and an epilogue kernel for the
+ * scales and bias; k not a multiple of 16 runs a plain CUDA kernel. CPU: e4m3 decoded to f32, f32 FMA
+ * sums, multithreaded (a reference more than a fast path). */
+TAO_API tao_status tao_linear_f8_f8(tao_ctx* ctx, const void* xq, const float* xscale, int32_t x_rowwise,
+                                    const void* wq, const float* wscale, int32_t w_rowwise, const void* bias, void* y,
+                                    int32_t dtype, int64_t m, int64_t n, int64_t k, int32_t fast_accum);
+
 /* ---------------------------------------------------------------- int8 weight-only linear */
 
 /* torchao's int8_weight_only linear: y[m, n] = (Σ_k x[m, k] · q[n, k]) · scale[n] (+ bias[n]) for an

@@ -208,12 +208,14 @@ describe("quantized linear dispatch table", () => {
     { name: "plain: int8 weight-only kernel", priority: QuantizedLinearPriority.KERNEL },
     { name: "w8a8: quantizeRowsInt8 / quantizeAffine + linearInt8Int8", priority: QuantizedLinearPriority.KERNEL },
     { name: "smoothquant: quantizeRowsInt8 with x / s fused + linearInt8Int8", priority: QuantizedLinearPriority.KERNEL },
+    { name: "float8: dynamic activation + float8 matmul", priority: QuantizedLinearPriority.KERNEL },
   ];
   const FALLBACKS = [
     { name: "tensor_core_tiled: tinygemm dequantize (bf16) + dense linear", priority: QuantizedLinearPriority.FALLBACK },
     { name: "plain: dequantizeAffine + dense linear", priority: QuantizedLinearPriority.FALLBACK },
     { name: "w8a8: quantize x with the affine primitives + dense f32 linear", priority: QuantizedLinearPriority.FALLBACK },
     { name: "smoothquant: x / s, quantize x with the affine primitives + dense f32 linear", priority: QuantizedLinearPriority.FALLBACK },
+    { name: "float8: dequantizeAffine + dense linear", priority: QuantizedLinearPriority.FALLBACK },
   ];
 
   test("lists the fused kernels, then one fallback per layout", () => {

@@ -90,10 +90,43 @@ struct Int8LinearCall {
   int64_t m, n, k;
 };
 
+// One tao_quantize_f8 call after validation.
+struct F8QuantCall {
+  const void* x;  // dtype [m, k]
+  int dtype;      // TAO_F32, TAO_F16 or TAO_BF16
+  uint8_t* q;     // e4m3 [m, k]
+  float* scale;   // [m] (rowwise) or [1]
+  int64_t m, k;
+  bool rowwise;
+};
+
+// One tao_linear_f8_f8 call after validation.
+struct F8LinearCall {
+  const uint8_t* xq;    // e4m3 [m, k]
+  const float* xscale;  // [m] or [1]
+  bool x_rowwise;
+  const uint8_t* wq;    // e4m3 [n, k]
+  const float* wscale;  // [n] or [1]
+  bool w_rowwise;
+  const void* bias;     // dtype [n] or NULL
+  void* y;              // dtype [m, n]
+  int dtype;            // TAO_BF16, TAO_F16 or TAO_F32
+  int64_t m, n, k;
+  bool fast_accum;
+};
+
+// The float8 scale of an absolute max (tao_quantize_f8): max(amax / 448, 1e-12), NaN kept.
+TAO_HD float f8_scale_of(float amax) {
+  const float s = div_rn(amax, 448.0f);
+  return s < 1e-12f ? 1e-12f : s;  // NaN compares false: stays NaN
+}
+
 namespace cpu {
 tao_status int4_tiled(Int4Op op, const Int4TiledCall& c);
 tao_status int4_tiled_linear(const Int4LinearCall& c);
 tao_status int8_linear(const Int8LinearCall& c);
+tao_status quantize_f8(const F8QuantCall& c);
+tao_status linear_f8(const F8LinearCall& c);
 tao_status linear(const LinearCall& c);
 tao_status cast(const void* src, int src_dtype, void* dst, int dst_dtype, uint64_t n);
 tao_status fill(void* dst, int dtype, uint64_t n, float value);
@@ -110,6 +143,8 @@ namespace cuda {
 tao_status int4_tiled(tao_ctx* ctx, Int4Op op, const Int4TiledCall& c);
 tao_status int4_tiled_linear(tao_ctx* ctx, const Int4LinearCall& c);
 tao_status int8_linear(tao_ctx* ctx, const Int8LinearCall& c);
+tao_status quantize_f8(tao_ctx* ctx, const F8QuantCall& c);
+tao_status linear_f8(tao_ctx* ctx, const F8LinearCall& c);
 tao_status linear(tao_ctx* ctx, const LinearCall& c);
 tao_status cast(tao_ctx* ctx, const void* src, int src_dtype, void* dst, int dst_dtype, uint64_t n);
 tao_status fill(tao_ctx* ctx, void* dst, int dtype, uint64_t n, float value);

@@ -52,6 +52,11 @@ export const symbols = {
     args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64", "i32", "i32"],
     result: "i32",
   },
+  tao_quantize_f8: { args: ["ptr", "ptr", "i32", "ptr", "ptr", "u64", "u64", "i32"], result: "i32" },
+  tao_linear_f8_f8: {
+    args: ["ptr", "ptr", "ptr", "i32", "ptr", "ptr", "i32", "ptr", "ptr", "i32", "u64", "u64", "u64", "i32"],
+    result: "i32",
+  },
   tao_linear_int8_weight_only: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64"], result: "i32" },
 
   tao_affine_args_size: { args: ["ptr"], result: "i32" },
