@@ -25,6 +25,7 @@ export TAO_BENCH_OUT="$OUT"
 "$BUN" bench/quant.ts 2>&1 | tee "$OUT/bench-quant.log"
 "$BUN" bench/linear.ts 2>&1 | tee "$OUT/bench-linear.log"
 "$BUN" bench/linear_weight_only.ts 2>&1 | tee "$OUT/bench-linear-weight-only.log"
+"$BUN" bench/linear_w8a8.ts 2>&1 | tee "$OUT/bench-linear-w8a8.log"
 "$BUN" bench/linear_float8.ts 2>&1 | tee "$OUT/bench-linear-float8.log"
 g++ -O2 -std=c++17 -Iinclude bench/native/weight_only_probe.cpp -Lbuild -ltao -Wl,-rpath,"$PWD/build" -o /tmp/weight_only_probe &&
   /tmp/weight_only_probe check > "$OUT/probe-check.log" 2>&1; tail -1 "$OUT/probe-check.log"

@@ -248,6 +248,42 @@ TAO_API tao_status tao_linear_int8_weight_only(tao_ctx* ctx, const void* x, cons
                                               const void* bias, void* y, int32_t dtype, int64_t m, int64_t n,
                                               int64_t k);
 
+/* ---------------------------------------------------------------- W8A8 int8 (dynamic activations) */
+
+/* torchao's per-token symmetric int8 activation quantization (_int8_symm_per_token_reduced_range_quant:
+ * MappingType.SYMMETRIC, quant_min = -127, quant_max = 127, eps = 1e-5, one scale per row), with
+ * SmoothQuant's equalization fused in. x is [m, k] of dtype TAO_F32, TAO_F16 or TAO_BF16; smooth is
+ * f32 [k] or NULL; q is i8 [m, k]; scale is f32 [m]. Every step is f32, rounded as written:
+ *   v[j]     = x[i, j]                            (smooth == NULL)
+ *            = x[i, j] * (1 / smooth[j])          (both the reciprocal and the product rounded)
+ *   amax     = max_j |v[j]|                       (NaN-propagating: a NaN in the row wins)
+ *   scale[i] = max(amax / 127, 1e-5f)             (a NaN amax stays NaN)
+ *   q[i, j]  = clamp(rint(v[j] * (1 / scale[i])), -127, 127), rint half to even, NaN -> 0
+ * These are the formulas of tao_choose_qparams_affine + tao_quantize_affine (SYMMETRIC, INT domain,
+ * i8 -127..127, eps 1e-5, f32 scale; not cross-checked by a test yet). (torchao computes the bf16 case in bf16 and rounds the scale to
+ * bf16; ours stays f32.) Defined edge cases: an all-zero row has scale 1e-5 and q = 0 (no NaN); a
+ * row holding +-inf (and no NaN) has scale = +inf and q = 0 everywhere; a row holding a NaN has
+ * scale = NaN and q = 0 everywhere. Fed to tao_linear_int8_int8, both give an all-NaN output row,
+ * as the float product would give NaN/inf. M, K >= 1. */
+TAO_API tao_status tao_quantize_rows_int8(tao_ctx* ctx, const void* x, int32_t dtype, const float* smooth, int8_t* q,
+                                          float* scale, int64_t m, int64_t k);
+
+/* W8A8 linear (torchao's int8_dynamic_activation_int8_weight): y[m, n] = xscale[i] * wscale[j] *
+ * (sum_k xq[i, k] * wq[n, k]) + bias[j] for int8 activations xq [m, k] (one f32 scale per row, as from
+ * tao_quantize_rows_int8) and an int8 weight wq [n, k] (row-major, symmetric per output channel, one
+ * f32 scale per row). The sum is exact in int32 (any int8 values; k <= 131072 so it cannot
+ * overflow). bias and y are of dtype TAO_BF16, TAO_F16 or TAO_F32; bias may be NULL. The epilogue
+ * is f32 with each step rounded as written, identical on the CPU and CUDA:
+ *   y = dtype(((float)acc * (xscale[i] * wscale[j])) + bias[j])
+ * so for bf16/f16 y is the exactly rounded result up to a few f32 ulps. CPU: AVX-512 VNNI
+ * (vpdpbusd) or AVX2 (vpmaddwd), multithreaded. CUDA: cuBLASLt int8 tensor cores (IMMA) into an
+ * int32 scratch buffer, then one epilogue pass (TAO_ERR_UNAVAILABLE when the cuBLASLt library
+ * cannot be loaded; a build without its headers, or a shape it has no algorithm for, runs a slow
+ * exact int32 kernel instead); K not a multiple of 4 or unaligned rows are zero-padded in scratch. */
+TAO_API tao_status tao_linear_int8_int8(tao_ctx* ctx, const int8_t* xq, const float* xscale, const int8_t* wq,
+                                        const float* wscale, const void* bias, void* y, int32_t dtype, int64_t m,
+                                        int64_t n, int64_t k);
+
 /* ---------------------------------------------------------------- affine quantization */
 
 #define TAO_MAPPING_SYMMETRIC 0

@@ -21,6 +21,7 @@ export * from "./serialization/safetensors.ts";
 export * from "./dtypes/tensor_core_tiled.ts";
 export * from "./ops/linear_int4.ts";
 export * from "./ops/linear_int8.ts";
+export * from "./ops/linear_w8a8.ts";
 export * from "./dtypes/affine_quantized_tensor.ts";
 export * from "./dtypes/dispatch.ts";
 export * from "./dtypes/plain_layout.ts";

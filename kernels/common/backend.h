@@ -121,7 +121,31 @@ TAO_HD float f8_scale_of(float amax) {
   return s < 1e-12f ? 1e-12f : s;  // NaN compares false: stays NaN
 }
 
+// One tao_quantize_rows_int8 call after validation.
+struct QuantRowsCall {
+  const void* x;        // dtype [m, k]
+  int dtype;            // TAO_F32, TAO_F16 or TAO_BF16
+  const float* smooth;  // [k] or NULL
+  int8_t* q;            // [m, k]
+  float* scale;         // [m]
+  int64_t m, k;
+};
+
+// One tao_linear_int8_int8 call after validation.
+struct W8A8Call {
+  const int8_t* xq;     // [m, k]
+  const float* xscale;  // [m]
+  const int8_t* wq;     // [n, k]
+  const float* wscale;  // [n]
+  const void* bias;     // dtype [n] or NULL
+  void* y;              // dtype [m, n]
+  int dtype;            // TAO_BF16, TAO_F16 or TAO_F32
+  int64_t m, n, k;
+};
+
 namespace cpu {
+tao_status quantize_rows_int8(const QuantRowsCall& c);
+tao_status linear_int8_int8(const W8A8Call& c);
 tao_status int4_tiled(Int4Op op, const Int4TiledCall& c);
 tao_status int4_tiled_linear(const Int4LinearCall& c);
 tao_status int8_linear(const Int8LinearCall& c);
@@ -140,6 +164,8 @@ void set_threads(int n);
 
 #ifdef TAO_WITH_CUDA
 namespace cuda {
+tao_status quantize_rows_int8(tao_ctx* ctx, const QuantRowsCall& c);
+tao_status linear_int8_int8(tao_ctx* ctx, const W8A8Call& c);
 tao_status int4_tiled(tao_ctx* ctx, Int4Op op, const Int4TiledCall& c);
 tao_status int4_tiled_linear(tao_ctx* ctx, const Int4LinearCall& c);
 tao_status int8_linear(tao_ctx* ctx, const Int8LinearCall& c);

@@ -58,6 +58,8 @@ export const symbols = {
     result: "i32",
   },
   tao_linear_int8_weight_only: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64"], result: "i32" },
+  tao_quantize_rows_int8: { args: ["ptr", "ptr", "i32", "ptr", "ptr", "ptr", "u64", "u64"], result: "i32" },
+  tao_linear_int8_int8: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64"], result: "i32" },
 
   tao_affine_args_size: { args: ["ptr"], result: "i32" },
   tao_choose_qparams_affine: { args: ["ptr", "ptr"], result: "i32" },
