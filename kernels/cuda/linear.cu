@@ -10,6 +10,7 @@
 #include "../common/convert.h"
 #include "../common/status.h"
 #include "launch.cuh"
+#include "cublaslt_api.h"
 #include "mathlibs.h"
 
 #ifdef TAO_HAVE_CUBLASLT
@@ -22,40 +23,6 @@ namespace cuda {
 #ifdef TAO_HAVE_CUBLASLT
 namespace {
 
-// The cuBLASLt entry points tao_linear uses, resolved once from the loaded library.
-struct Lt {
-  decltype(&cublasLtMatmulDescCreate) desc_create;
-  decltype(&cublasLtMatmulDescDestroy) desc_destroy;
-  decltype(&cublasLtMatmulDescSetAttribute) desc_set;
-  decltype(&cublasLtMatrixLayoutCreate) layout_create;
-  decltype(&cublasLtMatrixLayoutDestroy) layout_destroy;
-  decltype(&cublasLtMatmulPreferenceCreate) pref_create;
-  decltype(&cublasLtMatmulPreferenceDestroy) pref_destroy;
-  decltype(&cublasLtMatmulPreferenceSetAttribute) pref_set;
-  decltype(&cublasLtMatmulAlgoGetHeuristic) heuristic;
-  decltype(&cublasLtMatmul) matmul;
-  bool ok;
-};
-
-const Lt& lt() {
-  static const Lt fns = [] {
-    Lt f;
-    f.desc_create = (decltype(f.desc_create))cublaslt_symbol("cublasLtMatmulDescCreate");
-    f.desc_destroy = (decltype(f.desc_destroy))cublaslt_symbol("cublasLtMatmulDescDestroy");
-    f.desc_set = (decltype(f.desc_set))cublaslt_symbol("cublasLtMatmulDescSetAttribute");
-    f.layout_create = (decltype(f.layout_create))cublaslt_symbol("cublasLtMatrixLayoutCreate");
-    f.layout_destroy = (decltype(f.layout_destroy))cublaslt_symbol("cublasLtMatrixLayoutDestroy");
-    f.pref_create = (decltype(f.pref_create))cublaslt_symbol("cublasLtMatmulPreferenceCreate");
-    f.pref_destroy = (decltype(f.pref_destroy))cublaslt_symbol("cublasLtMatmulPreferenceDestroy");
-    f.pref_set = (decltype(f.pref_set))cublaslt_symbol("cublasLtMatmulPreferenceSetAttribute");
-    f.heuristic = (decltype(f.heuristic))cublaslt_symbol("cublasLtMatmulAlgoGetHeuristic");
-    f.matmul = (decltype(f.matmul))cublaslt_symbol("cublasLtMatmul");
-    f.ok = f.desc_create && f.desc_destroy && f.desc_set && f.layout_create && f.layout_destroy && f.pref_create &&
-           f.pref_destroy && f.pref_set && f.heuristic && f.matmul;
-    return f;
-  }();
-  return fns;
-}
 
 #define LT_TRY(name, call)                                                                               \
   do {                                                                                                   \
@@ -64,28 +31,7 @@ const Lt& lt() {
       return fail(TAO_ERR_LIBRARY, "tao_linear", "%s failed with cuBLAS status %d", name, (int)_st);     \
   } while (0)
 
-// Descriptors of one call, destroyed on every path.
-struct Descs {
-  const Lt& f;
-  cublasLtMatmulDesc_t op = nullptr;
-  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-  cublasLtMatmulPreference_t pref = nullptr;
-  ~Descs() {
-    if (pref) f.pref_destroy(pref);
-    if (c) f.layout_destroy(c);
-    if (b) f.layout_destroy(b);
-    if (a) f.layout_destroy(a);
-    if (op) f.desc_destroy(op);
-  }
-};
 
-// Largest power of two (<= 256) dividing the address.
-uint32_t alignment_of(const void* p) {
-  const uintptr_t a = (uintptr_t)p;
-  uint32_t al = 256;
-  while (al > 1 && a % al) al >>= 1;
-  return al;
-}
 
 cudaDataType_t data_type(int dtype) {
   return dtype == TAO_F32 ? CUDA_R_32F : dtype == TAO_F16 ? CUDA_R_16F : CUDA_R_16BF;
@@ -99,7 +45,7 @@ tao_status matmul(tao_ctx* ctx, const LinearCall& c, void* out, cudaDataType_t o
   const Lt& f = lt();
   if (!f.ok) return fail(TAO_ERR_UNAVAILABLE, op, "cuBLASLt is loaded but lacks a matmul entry point");
   const cudaDataType_t t = data_type(c.dtype);
-  Descs d{f};
+  LtDescs d{f};
   LT_TRY("cublasLtMatmulDescCreate", f.desc_create(&d.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t trans_a = CUBLAS_OP_T;
   LT_TRY("cublasLtMatmulDescSetAttribute", f.desc_set(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof trans_a));

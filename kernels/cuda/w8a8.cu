@@ -25,6 +25,7 @@
 #include "../common/convert.h"
 #include "../common/status.h"
 #include "launch.cuh"
+#include "cublaslt_api.h"
 #include "mathlibs.h"
 
 #ifdef TAO_HAVE_CUBLASLT
@@ -198,39 +199,6 @@ struct Gemm {
 };
 
 #ifdef TAO_HAVE_CUBLASLT
-struct Lt {
-  decltype(&cublasLtMatmulDescCreate) desc_create;
-  decltype(&cublasLtMatmulDescDestroy) desc_destroy;
-  decltype(&cublasLtMatmulDescSetAttribute) desc_set;
-  decltype(&cublasLtMatrixLayoutCreate) layout_create;
-  decltype(&cublasLtMatrixLayoutDestroy) layout_destroy;
-  decltype(&cublasLtMatmulPreferenceCreate) pref_create;
-  decltype(&cublasLtMatmulPreferenceDestroy) pref_destroy;
-  decltype(&cublasLtMatmulPreferenceSetAttribute) pref_set;
-  decltype(&cublasLtMatmulAlgoGetHeuristic) heuristic;
-  decltype(&cublasLtMatmul) matmul;
-  bool ok;
-};
-
-const Lt& lt() {
-  static const Lt fns = [] {
-    Lt f;
-    f.desc_create = (decltype(f.desc_create))cublaslt_symbol("cublasLtMatmulDescCreate");
-    f.desc_destroy = (decltype(f.desc_destroy))cublaslt_symbol("cublasLtMatmulDescDestroy");
-    f.desc_set = (decltype(f.desc_set))cublaslt_symbol("cublasLtMatmulDescSetAttribute");
-    f.layout_create = (decltype(f.layout_create))cublaslt_symbol("cublasLtMatrixLayoutCreate");
-    f.layout_destroy = (decltype(f.layout_destroy))cublaslt_symbol("cublasLtMatrixLayoutDestroy");
-    f.pref_create = (decltype(f.pref_create))cublaslt_symbol("cublasLtMatmulPreferenceCreate");
-    f.pref_destroy = (decltype(f.pref_destroy))cublaslt_symbol("cublasLtMatmulPreferenceDestroy");
-    f.pref_set = (decltype(f.pref_set))cublaslt_symbol("cublasLtMatmulPreferenceSetAttribute");
-    f.heuristic = (decltype(f.heuristic))cublaslt_symbol("cublasLtMatmulAlgoGetHeuristic");
-    f.matmul = (decltype(f.matmul))cublaslt_symbol("cublasLtMatmul");
-    f.ok = f.desc_create && f.desc_destroy && f.desc_set && f.layout_create && f.layout_destroy && f.pref_create &&
-           f.pref_destroy && f.pref_set && f.heuristic && f.matmul;
-    return f;
-  }();
-  return fns;
-}
 
 #define W8_LT_TRY(name, call)                                                                                  \
   do {                                                                                                         \
@@ -239,26 +207,7 @@ const Lt& lt() {
       return fail(TAO_ERR_LIBRARY, "tao_linear_int8_int8", "%s failed with cuBLAS status %d", name, (int)_st); \
   } while (0)
 
-struct Descs {
-  const Lt& f;
-  cublasLtMatmulDesc_t op = nullptr;
-  cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
-  cublasLtMatmulPreference_t pref = nullptr;
-  ~Descs() {
-    if (pref) f.pref_destroy(pref);
-    if (d) f.layout_destroy(d);
-    if (b) f.layout_destroy(b);
-    if (a) f.layout_destroy(a);
-    if (op) f.desc_destroy(op);
-  }
-};
 
-uint32_t alignment_of(const void* p) {
-  const uintptr_t a = (uintptr_t)p;
-  uint32_t al = 256;
-  while (al > 1 && a % al) al >>= 1;
-  return al;
-}
 
 // cuBLASLt's int32 product; *ran = false (and TAO_OK) when it has no algorithm for the shape.
 tao_status imma(tao_ctx* ctx, const Gemm& g, bool* ran) {
@@ -268,13 +217,13 @@ tao_status imma(tao_ctx* ctx, const Gemm& g, bool* ran) {
   TAO_TRY(cublaslt_handle(ctx, op, &h));
   const Lt& f = lt();
   if (!f.ok) return fail(TAO_ERR_UNAVAILABLE, op, "cuBLASLt is loaded but lacks a matmul entry point");
-  Descs d{f};
+  LtDescs d{f};
   W8_LT_TRY("cublasLtMatmulDescCreate", f.desc_create(&d.op, CUBLAS_COMPUTE_32I, CUDA_R_32I));
   const cublasOperation_t trans_a = CUBLAS_OP_T;
   W8_LT_TRY("cublasLtMatmulDescSetAttribute", f.desc_set(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof trans_a));
   W8_LT_TRY("cublasLtMatrixLayoutCreate", f.layout_create(&d.a, CUDA_R_8I, (uint64_t)g.k, (uint64_t)g.n, g.lda));
   W8_LT_TRY("cublasLtMatrixLayoutCreate", f.layout_create(&d.b, CUDA_R_8I, (uint64_t)g.k, (uint64_t)g.m, g.ldb));
-  W8_LT_TRY("cublasLtMatrixLayoutCreate", f.layout_create(&d.d, CUDA_R_32I, (uint64_t)g.n, (uint64_t)g.m, g.ldd));
+  W8_LT_TRY("cublasLtMatrixLayoutCreate", f.layout_create(&d.c, CUDA_R_32I, (uint64_t)g.n, (uint64_t)g.m, g.ldd));
   W8_LT_TRY("cublasLtMatmulPreferenceCreate", f.pref_create(&d.pref));
   W8_LT_TRY("cublasLtMatmulPreferenceSetAttribute",
             f.pref_set(d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &h.workspace_bytes, sizeof h.workspace_bytes));
@@ -289,11 +238,11 @@ tao_status imma(tao_ctx* ctx, const Gemm& g, bool* ran) {
             f.pref_set(d.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d, sizeof align_d));
   cublasLtMatmulHeuristicResult_t algo;
   int found = 0;
-  const cublasStatus_t hs = f.heuristic((cublasLtHandle_t)h.handle, d.op, d.a, d.b, d.d, d.d, d.pref, 1, &algo, &found);
+  const cublasStatus_t hs = f.heuristic((cublasLtHandle_t)h.handle, d.op, d.a, d.b, d.c, d.c, d.pref, 1, &algo, &found);
   if (hs == CUBLAS_STATUS_NOT_SUPPORTED || (hs == CUBLAS_STATUS_SUCCESS && found < 1)) return TAO_OK;
   W8_LT_TRY("cublasLtMatmulAlgoGetHeuristic", hs);
   const int32_t alpha = 1, beta = 0;
-  W8_LT_TRY("cublasLtMatmul", f.matmul((cublasLtHandle_t)h.handle, d.op, &alpha, g.a, d.a, g.b, d.b, &beta, g.d, d.d, g.d, d.d,
+  W8_LT_TRY("cublasLtMatmul", f.matmul((cublasLtHandle_t)h.handle, d.op, &alpha, g.a, d.a, g.b, d.b, &beta, g.d, d.c, g.d, d.c,
                                        &algo.algo, h.workspace, h.workspace_bytes, stream_of(ctx)));
   *ran = true;
   return check_launch(op);
