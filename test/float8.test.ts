@@ -10,10 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   empty, float8DynamicActivationFloat8Weight, float8WeightOnly, fromArray, full, linearDynamicFloat8, linearFloat8, quantizeFloat8,
-  loadInto, quantize, quantizedLinearImpl, randn, save, sqnr, TaoError, type AffineQuantizedTensor, type DType, type Tensor,
+  TaoError, type DType, type Tensor,
 } from "../lib/index.ts";
-import { bits, decodeFloat, devices, encodeFloat, freshSeed, hasCuda, linearTolerance, mismatches, noCudaReason, normals, refLinear, rng, roundTo, taoError } from "./helpers.ts";
-import { firstLinear, mlp, quantizedLayer } from "./quant_model.ts";
+import { decodeFloat, devices, encodeFloat, freshSeed, hasCuda, linearTolerance, noCudaReason, normals, refLinear, rng, roundTo, taoError } from "./helpers.ts";
+import { quantizedLayer } from "./quant_model.ts";
 
 if (!hasCuda) console.log(`float8.test.ts: cuda:0 cases skipped: ${noCudaReason}`);
 
@@ -213,29 +213,6 @@ describe("linearFloat8", () => {
   });
 });
 
-/**
- * quantizedLayer for the dynamic config (whose output is not a function of the dequantized weight
- * alone, so quantizedLinearMisses does not apply): entry, SQNR, checkpoint round trip, record.
- */
-function dynamicLayer(granularity: "row" | "tensor", o: { k: number; n: number; lead: number[]; dtype: DType; device: string; seed: number; path: string }) {
-  using model = mlp([o.k, o.n], o.dtype, o.device, o.seed);
-  using x = randn([...o.lead, o.k], { dtype: o.dtype, device: o.device, seed: o.seed + 1 });
-  using dense = model.forward(x);
-  quantize(model, float8DynamicActivationFloat8Weight({ granularity }));
-  const layer = firstLinear(model);
-  const weight = layer.weight as AffineQuantizedTensor;
-  using y = model.forward(x);
-  save(model, o.path);
-  using fresh = mlp([o.k, o.n], o.dtype, o.device, o.seed + 2);
-  loadInto(fresh, o.path);
-  using again = fresh.forward(x);
-  const w2 = firstLinear(fresh).weight as AffineQuantizedTensor;
-  return {
-    entry: quantizedLinearImpl(x, weight, layer.bias).name, sqnr: sqnr(dense, y), reloadedSame: mismatches(bits(again), bits(y)).length === 0,
-    config: w2.config, scaleShape: [...w2.storage.scale!.shape],
-  };
-}
-
 describe("float8 configs", () => {
   const dir = mkdtempSync(join(tmpdir(), "tao-f8-"));
   for (const device of devices) {
@@ -250,12 +227,13 @@ describe("float8 configs", () => {
       });
       for (const granularity of ["row", "tensor"] as const) {
         test(`float8DynamicActivationFloat8Weight(${granularity}): kernel entry, SQNR, checkpoint (${dtype}, ${device}, seed ${seed})`, () => {
-          const r = dynamicLayer(granularity, { k: 128, n: 48, lead: [2, 3], dtype, device, seed, path: join(dir, `dyn-${granularity}-${device}-${dtype}.safetensors`) });
+          const r = quantizedLayer(float8DynamicActivationFloat8Weight({ granularity }),
+            { k: 128, n: 48, lead: [2, 3], dtype, device, seed, path: join(dir, `dyn-${granularity}-${device}-${dtype}.safetensors`) }, { misses: false });
           expect(r.entry).toBe("float8: dynamic activation + float8 matmul");
           expect(r.sqnr).toBeGreaterThan(20);
           expect(r.reloadedSame).toBe(true);
-          expect(r.config).toEqual({ name: "float8_dynamic_activation_float8_weight", granularity, fastAccum: false });
-          expect(r.scaleShape).toEqual(granularity === "row" ? [48, 1] : [1, 1]);
+          expect(r.reloaded.config).toEqual({ name: "float8_dynamic_activation_float8_weight", granularity, fastAccum: false });
+          expect(r.reloaded.shapes.scale).toEqual(granularity === "row" ? [48, 1] : [1, 1]);
         });
       }
     }

@@ -33,19 +33,24 @@ export interface QuantizedLayerReport {
   entry: string;
   /** SQNR (dB) of the quantized layer's output against the float layer's. */
   sqnr: number;
-  /** quantizedLinearMisses of the quantized output (empty: right). */
-  misses: (number | string)[];
+  /** quantizedLinearMisses of the quantized output (empty: right); null when not asked (opts.misses false). */
+  misses: (number | string)[] | null;
   /** Whether a fresh float layer loaded from a checkpoint of the quantized one gives the same output bits. */
   reloadedSame: boolean;
+  /** The reloaded weight's config record and the shapes of its storage tensors. */
+  reloaded: { config: unknown; shapes: Record<string, number[]> };
 }
 
 /**
  * A Linear K → N (N(0, 1) weights in `dtype` on `device`, drawn from `seed`) quantized in place with
  * `config` and run on x [...lead, K] (N(0, 1)); then saved to `path` and loaded into a fresh layer.
+ * misses: false skips quantizedLinearMisses, for configs whose output is not a function of the
+ * dequantized weight alone (dynamic activation quantization).
  */
 export function quantizedLayer(
   config: QuantConfig,
   o: { k: number; n: number; lead: number[]; dtype: DType; device: string; seed: number; path: string },
+  opts: { misses?: boolean } = {},
 ): QuantizedLayerReport {
   using model = mlp([o.k, o.n], o.dtype, o.device, o.seed);
   using x = randn([...o.lead, o.k], { dtype: o.dtype, device: o.device, seed: o.seed + 1 });
@@ -58,10 +63,12 @@ export function quantizedLayer(
   using fresh = mlp([o.k, o.n], o.dtype, o.device, o.seed + 2);
   loadInto(fresh, o.path);
   using again = fresh.forward(x);
+  const reloaded = firstLinear(fresh).weight as AffineQuantizedTensor;
   return {
     entry: quantizedLinearImpl(x, weight, layer.bias).name,
     sqnr: sqnr(dense, y),
-    misses: quantizedLinearMisses(x, weight, layer.bias, y),
+    misses: opts.misses === false ? null : quantizedLinearMisses(x, weight, layer.bias, y),
     reloadedSame: mismatches(bits(again), bits(y)).length === 0,
+    reloaded: { config: reloaded.config, shapes: Object.fromEntries(Object.entries(reloaded.storage).map(([key, t]) => [key, [...t.shape]])) },
   };
 }
