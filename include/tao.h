@@ -284,6 +284,67 @@ TAO_API tao_status tao_linear_int8_int8(tao_ctx* ctx, const int8_t* xq, const fl
                                         const float* wscale, const void* bias, void* y, int32_t dtype, int64_t m,
                                         int64_t n, int64_t k);
 
+/* ---------------------------------------------------------------- 2:4 semi-structured sparsity */
+
+/* A 2:4 sparse weight W [n, k] (k a multiple of 4) keeps at most 2 of every 4 consecutive values of a
+ * row (a "group"). Its compressed form: values [n, k/2] (the weight's dtype) hold the 2 kept values of
+ * group g at 2g and 2g + 1, in increasing k; meta (u8 [n, k/4]) holds one byte per group,
+ * i0 | (i1 << 2) with i0 < i1 the positions (0..3) of the kept values inside the group.
+ * Which 2 are kept: the 2 largest scores |w[i, 4g + t]| · (col_scale ? col_scale[4g + t] : 1) (f32),
+ * ties to the lower t, NaN above everything (WeightNormSparsifier's 2:4 magnitude rule; with col_scale
+ * = ‖X_j‖₂ it is Wanda's score). */
+
+/* mask [n, k] (u8, 1 = kept, 0 = pruned) of the 2:4 rule above for w [n, k] of dtype TAO_F32, TAO_F16,
+ * TAO_BF16 or TAO_I8; col_scale is f32 [k] or NULL. */
+TAO_API tao_status tao_sparse24_mask(tao_ctx* ctx, const void* w, int32_t dtype, const float* col_scale, uint8_t* mask,
+                                     int64_t n, int64_t k);
+/* x[i] = mask[i] ? x[i] : 0 for i < numel, in place (any dtype; the zero is the dtype's +0). */
+TAO_API tao_status tao_apply_mask(tao_ctx* ctx, void* x, int32_t dtype, const uint8_t* mask, uint64_t numel);
+/* acc[j] += Σ_i x[i, j]² for x [m, k] (TAO_F32, TAO_F16 or TAO_BF16), acc f32 [k]; the column sums
+ * are f32 (the order of the additions is the backend's), then added to acc (Wanda's ‖X_j‖₂² statistic). */
+TAO_API tao_status tao_column_sq_sum(tao_ctx* ctx, const void* x, int32_t dtype, float* acc, int64_t m, int64_t k);
+/* Compressed form (values, meta) of w [n, k] (TAO_F32, TAO_F16, TAO_BF16 or TAO_I8): the 2 values of
+ * each group the 2:4 rule keeps (without col_scale), so a 2:4 weight compresses without loss and a
+ * dense one is magnitude-pruned on the way. */
+TAO_API tao_status tao_sparse24_compress(tao_ctx* ctx, const void* w, int32_t dtype, void* values, uint8_t* meta,
+                                         int64_t n, int64_t k);
+/* The dense w [n, k] of a compressed form (zeros where nothing is kept). A meta byte decodes as
+ * i0 = b & 3, i1 = (b >> 2) & 3 (value 2g to i0, then 2g + 1 to i1): bytes compress never writes give
+ * some dense weight, never a fault, the same on every backend. */
+TAO_API tao_status tao_sparse24_decompress(tao_ctx* ctx, const void* values, const uint8_t* meta, int32_t dtype, void* w,
+                                           int64_t n, int64_t k);
+/* y[m, n] = x[m, k] · Wᵀ (+ bias[n]) for a compressed 2:4 W (values, meta), x, bias, y of `dtype`
+ * (TAO_F32, TAO_F16, TAO_BF16): f32 products of the kept values only (half the MACs), summed in f32,
+ * bias added in f32, one rounding. CPU: multithreaded AVX-512 / AVX2 kernel over k-major x.
+ * CUDA: the dense weight in scratch and tao_linear (cuSPARSELt takes tao_linear_cusparselt). */
+TAO_API tao_status tao_linear_sparse24(tao_ctx* ctx, const void* x, const void* values, const uint8_t* meta,
+                                       const void* bias, void* y, int32_t dtype, int64_t m, int64_t n, int64_t k);
+
+/* cuSPARSELt (CUDA contexts; TAO_ERR_UNAVAILABLE naming libcusparseLt when it cannot be loaded, the
+ * CPU context answers TAO_ERR_UNSUPPORTED). dtype of the weight: TAO_BF16, TAO_F16 or TAO_I8. A shape
+ * cuSPARSELt refuses (n, k not multiples of 16 for 16-bit, 32 for int8, or other limits of the
+ * installed version) is TAO_ERR_UNSUPPORTED naming it; callers fall back to tao_linear_sparse24. */
+
+/* Bytes of cuSPARSELt's compressed form of an [n, k] 2:4 weight of dtype. */
+TAO_API tao_status tao_cusparselt_packed_size(tao_ctx* ctx, int32_t dtype, int64_t n, int64_t k, uint64_t* bytes);
+/* packed (device, tao_cusparselt_packed_size bytes) = cuSPARSELt's compressed form of the 2:4 weight
+ * given as (values, meta). */
+TAO_API tao_status tao_cusparselt_pack(tao_ctx* ctx, const void* values, const uint8_t* meta, int32_t dtype, int64_t n,
+                                       int64_t k, void* packed);
+/* y[m, n] = x[m, k] · Wᵀ (+ bias[n]) on the sparse tensor cores, W from tao_cusparselt_pack; x, bias,
+ * y of dtype TAO_BF16 or TAO_F16; f32 accumulation, the bias added by cuSPARSELt's epilogue, one
+ * rounding. Any m >= 1 (m not a multiple of 32 runs on zero-padded copies of x and y). The plan and
+ * its algorithm (cusparseLtMatmulSearch, run once) are cached in the context per (m, n, k, dtype,
+ * bias or not). */
+TAO_API tao_status tao_linear_cusparselt(tao_ctx* ctx, const void* x, const void* packed, const void* bias, void* y,
+                                         int32_t dtype, int64_t m, int64_t n, int64_t k);
+/* W8A8 with a 2:4 int8 weight: y = dtype(((float)acc · (xscale[i] · wscale[j])) + bias[j]) exactly as
+ * tao_linear_int8_int8, where acc = Σ xq[i, t] · W[j, t] is cuSPARSELt's exact int32 sum (packed from an
+ * int8 weight). Same plan cache as tao_linear_cusparselt; y of dtype TAO_BF16, TAO_F16 or TAO_F32. */
+TAO_API tao_status tao_linear_int8_cusparselt(tao_ctx* ctx, const int8_t* xq, const float* xscale, const void* packed,
+                                              const float* wscale, const void* bias, void* y, int32_t dtype, int64_t m,
+                                              int64_t n, int64_t k);
+
 /* ---------------------------------------------------------------- affine quantization */
 
 #define TAO_MAPPING_SYMMETRIC 0

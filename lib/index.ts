@@ -37,3 +37,8 @@ export * from "./quantization/calibration.ts";
 export * from "./quantization/dynamic_configs.ts";
 export * from "./quantization/static_flow.ts";
 export * from "./quantization/smoothquant.ts";
+export * from "./ops/sparse24.ts";
+export * from "./dtypes/semi_sparse_layout.ts";
+export * from "./sparsity/sparsifier.ts";
+export * from "./sparsity/wanda.ts";
+export * from "./sparsity/configs.ts";

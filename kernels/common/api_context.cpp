@@ -47,7 +47,7 @@ tao_status tao_ctx_create(int32_t device, tao_ctx** out) {
 #else
   if (device >= 0) return fail(TAO_ERR_UNAVAILABLE, op, "this libtao was built without CUDA (device %d requested)", device);
 #endif
-  tao_ctx* ctx = new (std::nothrow) tao_ctx{device, nullptr, false, nullptr, nullptr};
+  tao_ctx* ctx = new (std::nothrow) tao_ctx{device, nullptr, false, nullptr, nullptr, nullptr};
   if (!ctx) return fail(TAO_ERR_OUT_OF_MEMORY, op, "cannot allocate a context");
 #ifdef TAO_WITH_CUDA
   if (device >= 0) {
@@ -139,7 +139,7 @@ tao_status tao_copy(tao_ctx* ctx, void* dst, const void* src, uint64_t bytes, in
   if (!dst || !src) return fail(TAO_ERR_INVALID_ARGUMENT, op, "%s is NULL", dst ? "src" : "dst");
 #ifdef TAO_WITH_CUDA
   if (ctx->device >= 0) {
-    tao_ctx host{-1, nullptr, false, nullptr, nullptr};
+    tao_ctx host{-1, nullptr, false, nullptr, nullptr, nullptr};
     TAO_TRY(cuda::check_pointer(kind == TAO_COPY_D2H ? &host : ctx, dst, op, "dst"));
     TAO_TRY(cuda::check_pointer(kind == TAO_COPY_H2D ? &host : ctx, src, op, "src"));
     return cuda::copy(ctx, dst, src, bytes, kind);

@@ -5,6 +5,7 @@
 
 #include "affine.h"
 #include "int4_tiled.h"
+#include "sparse24.h"
 #include "context.h"
 #include "tao.h"
 
@@ -144,6 +145,10 @@ struct W8A8Call {
 };
 
 namespace cpu {
+tao_status sparse24(Sparse24Op op, const Sparse24Call& c);
+tao_status apply_mask(void* x, int elem_size, const uint8_t* mask, uint64_t numel);
+tao_status column_sq_sum(const void* x, int dtype, float* acc, int64_t m, int64_t k);
+tao_status linear_sparse24(const Sparse24LinearCall& c);
 tao_status quantize_rows_int8(const QuantRowsCall& c);
 tao_status linear_int8_int8(const W8A8Call& c);
 tao_status int4_tiled(Int4Op op, const Int4TiledCall& c);
@@ -164,6 +169,13 @@ void set_threads(int n);
 
 #ifdef TAO_WITH_CUDA
 namespace cuda {
+tao_status sparse24(tao_ctx* ctx, Sparse24Op op, const Sparse24Call& c);
+tao_status apply_mask(tao_ctx* ctx, void* x, int elem_size, const uint8_t* mask, uint64_t numel);
+tao_status column_sq_sum(tao_ctx* ctx, const void* x, int dtype, float* acc, int64_t m, int64_t k);
+tao_status linear_sparse24(tao_ctx* ctx, const Sparse24LinearCall& c);
+tao_status cusparselt_packed_size(tao_ctx* ctx, int dtype, int64_t n, int64_t k, uint64_t* bytes);
+tao_status cusparselt_pack(tao_ctx* ctx, const void* values, const uint8_t* meta, int dtype, int64_t n, int64_t k, void* packed);
+tao_status linear_cusparselt(tao_ctx* ctx, const SpltLinearCall& c);
 tao_status quantize_rows_int8(tao_ctx* ctx, const QuantRowsCall& c);
 tao_status linear_int8_int8(tao_ctx* ctx, const W8A8Call& c);
 tao_status int4_tiled(tao_ctx* ctx, Int4Op op, const Int4TiledCall& c);

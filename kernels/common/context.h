@@ -10,6 +10,7 @@ struct tao_ctx {
   bool capturing;   // a graph capture is open on the stream
   void* mathlibs;   // tao::cuda::MathLibs*, created on first use
   void* counters;   // uint32 [tao::cuda::kSplitCounters] on the device, zero between kernels (split-K semaphores)
+  void* splt_plans; // tao::cuda::SpltPlans*: cuSPARSELt plans by shape, created on first use
 };
 
 struct tao_event {

@@ -111,13 +111,12 @@ tao_status init_cublaslt(tao_ctx* ctx, MathLibs* m, const char* op) {
 #endif
 }
 
-tao_status init_cusparselt(MathLibs* m) {
-  const char* op = "tao_ctx_init_mathlibs";
+tao_status init_cusparselt(MathLibs* m, const char* op) {
   if (m->splt) return TAO_OK;
 #ifdef TAO_HAVE_CUSPARSELT
   const Lib& lib = cusparselt_lib();
   auto init = symbol<decltype(&cusparseLtInit)>(lib, "cusparseLtInit");
-  if (!init) return fail(TAO_ERR_UNAVAILABLE, op, "cuSPARSELt could not be loaded: %s", lib.error.c_str());
+  if (!init) return fail(TAO_ERR_UNAVAILABLE, op, "cuSPARSELt (libcusparseLt.so.0) could not be loaded: %s", lib.error.c_str());
   auto* h = new (std::nothrow) cusparseLtHandle_t;
   if (!h) return fail(TAO_ERR_OUT_OF_MEMORY, op, "cannot allocate a cuSPARSELt handle");
   cusparseStatus_t st = init(h);
@@ -129,7 +128,7 @@ tao_status init_cusparselt(MathLibs* m) {
   return TAO_OK;
 #else
   (void)m;
-  return fail(TAO_ERR_UNAVAILABLE, op, "this libtao was built without the cuSPARSELt headers");
+  return fail(TAO_ERR_UNAVAILABLE, op, "cuSPARSELt: this libtao was built without the cuSPARSELt headers");
 #endif
 }
 
@@ -154,7 +153,7 @@ tao_status mathlibs_init(tao_ctx* ctx, int which) {
     return fail(TAO_ERR_CUDA, "tao_ctx_init_mathlibs", "cudaSetDevice(%d) failed", ctx->device);
   }
   if (which & TAO_MATHLIB_CUBLASLT) TAO_TRY(init_cublaslt(ctx, m, "tao_ctx_init_mathlibs"));
-  if (which & TAO_MATHLIB_CUSPARSELT) TAO_TRY(init_cusparselt(m));
+  if (which & TAO_MATHLIB_CUSPARSELT) TAO_TRY(init_cusparselt(m, "tao_ctx_init_mathlibs"));
   return TAO_OK;
 }
 
@@ -172,7 +171,26 @@ tao_status cublaslt_handle(tao_ctx* ctx, const char* op, LtHandle* out) {
 
 void* cublaslt_symbol(const char* name) { return symbol<void*>(cublaslt_lib(), name); }
 
+tao_status cusparselt_handle(tao_ctx* ctx, const char* op, void** out) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  MathLibs* m = state(ctx);
+  if (!m) return fail(TAO_ERR_OUT_OF_MEMORY, op, "cannot allocate the library state");
+  TAO_TRY(init_cusparselt(m, op));
+  *out = m->splt;
+  return TAO_OK;
+}
+
+void* cusparselt_symbol(const char* name) {
+#ifdef TAO_HAVE_CUSPARSELT
+  return symbol<void*>(cusparselt_lib(), name);
+#else
+  (void)name;
+  return nullptr;
+#endif
+}
+
 void mathlibs_release(tao_ctx* ctx) {
+  cusparselt_plans_release(ctx);
   auto* m = (MathLibs*)ctx->mathlibs;
   if (!m) return;
 #ifdef TAO_HAVE_CUBLASLT

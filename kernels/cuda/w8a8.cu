@@ -27,6 +27,7 @@
 #include "launch.cuh"
 #include "cublaslt_api.h"
 #include "mathlibs.h"
+#include "w8a8_epilogue.h"
 
 #ifdef TAO_HAVE_CUBLASLT
 #include <cublasLt.h>
@@ -288,16 +289,20 @@ tao_status run_linear(tao_ctx* ctx, const W8A8Call& c, const int8_t* x, const in
     const int64_t rows = c.m - r0 < mc ? c.m - r0 : mc;
     s = gemm_int32(ctx, Gemm{w, ld, x + r0 * ld, ld, acc, ldd, rows, c.n, c.k});
     if (s != TAO_OK) break;
-    if (c.dtype == TAO_BF16) launch_epilogue<TAO_BF16>(ctx, c, acc, ldd, r0, rows);
-    else if (c.dtype == TAO_F16) launch_epilogue<TAO_F16>(ctx, c, acc, ldd, r0, rows);
-    else launch_epilogue<TAO_F32>(ctx, c, acc, ldd, r0, rows);
-    s = check_launch(op);
+    s = w8a8_epilogue(ctx, c, acc, ldd, r0, rows, op);
   }
   const tao_status fs = release(ctx, acc);
   return s != TAO_OK ? s : fs;
 }
 
 }  // namespace
+
+tao_status w8a8_epilogue(tao_ctx* ctx, const W8A8Call& c, const int32_t* acc, int64_t ldacc, int64_t r0, int64_t rows, const char* op) {
+  if (c.dtype == TAO_BF16) launch_epilogue<TAO_BF16>(ctx, c, acc, ldacc, r0, rows);
+  else if (c.dtype == TAO_F16) launch_epilogue<TAO_F16>(ctx, c, acc, ldacc, r0, rows);
+  else launch_epilogue<TAO_F32>(ctx, c, acc, ldacc, r0, rows);
+  return check_launch(op);
+}
 
 tao_status quantize_rows_int8(tao_ctx* ctx, const QuantRowsCall& c) {
   const char* op = "tao_quantize_rows_int8";

@@ -24,12 +24,24 @@ export interface PlainForm {
   zeroPoint: Tensor | null;
 }
 
+/**
+ * The value type of a stored weight: a quantization target, or "none" for layouts that keep the
+ * weight's own float values (sparsity only: the semi-sparse layout of semiSparseWeight).
+ */
+export type StoredTarget = TargetDtype | "none";
+
+/** The quantization target of params (TaoError naming `op` for an unquantized "none" weight). */
+export function quantTarget(p: QuantParams, op: string): TargetDtype {
+  if (p.targetDtype === "none") throw invalid(op, "the weight is not quantized (target none)");
+  return p.targetDtype;
+}
+
 /** What dequantization needs besides the tensors (torchao's AQT fields). */
 export interface QuantParams {
   /** Logical shape of the weight ([N, K] for a Linear). */
   readonly shape: readonly number[];
   readonly blockSize: readonly number[];
-  readonly targetDtype: TargetDtype;
+  readonly targetDtype: StoredTarget;
   readonly zeroPointDomain: ZeroPointDomain;
   readonly quantMin: number;
   readonly quantMax: number;
@@ -78,7 +90,7 @@ export interface AqtRecord {
   layout: { name: string; [option: string]: string | number };
   shape: number[];
   blockSize: number[];
-  targetDtype: TargetDtype;
+  targetDtype: StoredTarget;
   zeroPointDomain: keyof typeof ZeroPointDomain;
   quantMin: number;
   quantMax: number;
@@ -108,7 +120,7 @@ export function quantParams(weight: Tensor, scheme: QuantScheme): QuantParams {
 /** Throws a TaoError naming `op` unless `params` are consistent and `layout` can hold them. */
 function checkParams(params: QuantParams, layout: Layout, op: string): void {
   const { shape, blockSize, quantMin, quantMax } = params;
-  targetInfo(params.targetDtype);
+  if (params.targetDtype !== "none") targetInfo(params.targetDtype);
   if (shape.length === 0 || !shape.every((d) => Number.isSafeInteger(d) && d >= 1)) throw invalid(op, `bad shape [${shape}]`);
   if (blockSize.length !== shape.length || !blockSize.every((b, i) => Number.isSafeInteger(b) && b >= 1 && shape[i]! % b === 0)) {
     throw invalid(op, `blockSize [${blockSize}] does not divide shape [${shape}]`);

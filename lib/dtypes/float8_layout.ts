@@ -14,7 +14,7 @@ import { linearDynamicFloat8 } from "../ops/linear_float8.ts";
 import { qparamShape } from "../quantization/affine_args.ts";
 import { dequantizeAffine, ZeroPointDomain } from "../quantization/primitives.ts";
 import {
-  dequantizeThenLinear, registerLayout, type AffineQuantizedTensor, type Layout, type LayoutStorage, type PlainForm, type QuantParams,
+  dequantizeThenLinear, quantTarget, registerLayout, type AffineQuantizedTensor, type Layout, type LayoutStorage, type PlainForm, type QuantParams,
 } from "./affine_quantized_tensor.ts";
 import { QuantizedLinearPriority, registerQuantizedLinear } from "./dispatch.ts";
 
@@ -46,7 +46,7 @@ export class Float8Layout implements Layout {
   }
 
   dequantize(storage: LayoutStorage, p: QuantParams, dtype: DType): Tensor {
-    return dequantizeAffine(storage.float8_data!, p.blockSize, storage.scale!, null, p.targetDtype, {
+    return dequantizeAffine(storage.float8_data!, p.blockSize, storage.scale!, null, quantTarget(p, "Float8Layout"), {
       quantMin: p.quantMin, quantMax: p.quantMax, zeroPointDomain: ZeroPointDomain.NONE, outputDtype: dtype,
     });
   }

@@ -12,7 +12,7 @@ import { linearInt8WeightOnly } from "../ops/linear_int8.ts";
 import { qparamShape } from "../quantization/affine_args.ts";
 import { dequantizeAffine, targetInfo, ZeroPointDomain } from "../quantization/primitives.ts";
 import {
-  dequantizeThenLinear, registerLayout, type AffineQuantizedTensor, type Layout, type LayoutStorage, type PlainForm, type QuantParams,
+  dequantizeThenLinear, quantTarget, registerLayout, type AffineQuantizedTensor, type Layout, type LayoutStorage, type PlainForm, type QuantParams,
 } from "./affine_quantized_tensor.ts";
 import { QuantizedLinearPriority, registerQuantizedLinear } from "./dispatch.ts";
 
@@ -24,8 +24,8 @@ export class PlainLayout implements Layout {
   readonly name = "plain";
   readonly options = {};
 
-  unsupported(): string | null {
-    return null;
+  unsupported(p: QuantParams): string | null {
+    return p.targetDtype === "none" ? "it holds quantized values (not target none)" : null;
   }
 
   pack(plain: PlainForm): LayoutStorage {
@@ -38,14 +38,14 @@ export class PlainLayout implements Layout {
   }
 
   dequantize(storage: LayoutStorage, p: QuantParams, dtype: DType): Tensor {
-    return dequantizeAffine(storage.int_data!, p.blockSize, storage.scale!, storage.zero_point ?? null, p.targetDtype, {
+    return dequantizeAffine(storage.int_data!, p.blockSize, storage.scale!, storage.zero_point ?? null, quantTarget(p, "PlainLayout"), {
       quantMin: p.quantMin, quantMax: p.quantMax, zeroPointDomain: p.zeroPointDomain, outputDtype: dtype,
     });
   }
 
   storageSpec(p: QuantParams) {
     const qshape = qparamShape(p.shape, p.blockSize, "PlainLayout");
-    const spec = { int_data: { shape: p.shape, dtypes: [targetInfo(p.targetDtype).storage] }, scale: { shape: qshape, dtypes: FLOATS } };
+    const spec = { int_data: { shape: p.shape, dtypes: [targetInfo(quantTarget(p, "PlainLayout")).storage] }, scale: { shape: qshape, dtypes: FLOATS } };
     if (p.zeroPointDomain === ZeroPointDomain.NONE) return spec;
     return { ...spec, zero_point: { shape: qshape, dtypes: p.zeroPointDomain === ZeroPointDomain.INT ? INTS : FLOATS } };
   }

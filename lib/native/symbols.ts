@@ -61,6 +61,17 @@ export const symbols = {
   tao_quantize_rows_int8: { args: ["ptr", "ptr", "i32", "ptr", "ptr", "ptr", "u64", "u64"], result: "i32" },
   tao_linear_int8_int8: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64"], result: "i32" },
 
+  tao_sparse24_mask: { args: ["ptr", "ptr", "i32", "ptr", "ptr", "u64", "u64"], result: "i32" },
+  tao_apply_mask: { args: ["ptr", "ptr", "i32", "ptr", "u64"], result: "i32" },
+  tao_column_sq_sum: { args: ["ptr", "ptr", "i32", "ptr", "u64", "u64"], result: "i32" },
+  tao_sparse24_compress: { args: ["ptr", "ptr", "i32", "ptr", "ptr", "u64", "u64"], result: "i32" },
+  tao_sparse24_decompress: { args: ["ptr", "ptr", "ptr", "i32", "ptr", "u64", "u64"], result: "i32" },
+  tao_linear_sparse24: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64"], result: "i32" },
+  tao_cusparselt_packed_size: { args: ["ptr", "i32", "u64", "u64", "ptr"], result: "i32" },
+  tao_cusparselt_pack: { args: ["ptr", "ptr", "ptr", "i32", "u64", "u64", "ptr"], result: "i32" },
+  tao_linear_cusparselt: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64"], result: "i32" },
+  tao_linear_int8_cusparselt: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64"], result: "i32" },
+
   tao_affine_args_size: { args: ["ptr"], result: "i32" },
   tao_choose_qparams_affine: { args: ["ptr", "ptr"], result: "i32" },
   tao_quantize_affine: { args: ["ptr", "ptr"], result: "i32" },

@@ -129,3 +129,13 @@ export function quantize(model: Module, config: QuantConfig, opts: QuantizeOptio
   }
   return report;
 }
+
+/**
+ * torchao's sparsify_: quantize() for a sparsity config (semiSparseWeight,
+ * int8DynamicActivationInt8SemiSparseWeight: records with a "sparsity" entry), so sparse and
+ * quantized layers are made, reported and saved the same way. A config without sparsity is a TaoError.
+ */
+export function sparsify(model: Module, config: QuantConfig, opts: QuantizeOptions = {}): QuantizeReport {
+  if (config.record.sparsity === undefined) throw invalid("sparsify", `${JSON.stringify(config.record.name)} is not a sparsity config (use quantize)`);
+  return quantize(model, config, opts);
+}

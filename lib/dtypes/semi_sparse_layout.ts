@@ -1,0 +1,192 @@
+/**
+ * SemiSparseLayout: a 2:4 semi-structured sparse weight [N, K] (torchao's SemiSparseLayout and
+ * to_sparse_semi_structured), either float (target "none": the weight's own bf16/f16/f32 values,
+ * semiSparseWeight) or int8 per output channel with f32 scales (W8A8's weight scheme,
+ * int8DynamicActivationInt8SemiSparseWeight). Storage:
+ *   values  [N, K/2] (the weight's dtype, or i8): the 2 kept values of each group of 4 along K
+ *   meta    u8 [N, K/4]: their positions, one byte per group (include/tao.h, tao_sparse24_compress)
+ *   scale   f32 [N, 1] (int8 only)
+ *   packed  u8 [packedBytes] (CUDA, when cuSPARSELt took the shape): cuSPARSELt's compressed form,
+ *           made for the cuSPARSELt version and GPU it was packed on (option packedBytes).
+ * values + meta are the portable form (checkpoints, the CPU kernel, getPlain); packed feeds the
+ * sparse tensor cores. Linear, in dispatch order:
+ *   KERNEL   CUDA with packed: bf16/f16 x → linearCusparselt; int8 → quantizeRowsInt8 + linearInt8Cusparselt
+ *   KERNEL   float weight, x of the values' dtype → linearSparse24 (CPU: half the MACs; CUDA: the
+ *            documented dense fallback for shapes cuSPARSELt refuses or f32: dense weight + cuBLASLt)
+ *   FALLBACK dequantize (decompress, int8: times the scales) to x's dtype, then dense linear;
+ *            int8: x quantized per row and linearInt8Int8 on the decompressed int8 weight
+ * Small M on CUDA stays on cuSPARSELt (no dense weight is kept); bench/linear_sparse.ts measures
+ * where that loses to dense.
+ */
+import { ErrorCode, invalid, TaoError } from "../errors.ts";
+import type { DType } from "../dtypes.ts";
+import { full } from "../creation.ts";
+import type { Tensor } from "../tensor.ts";
+import type { LinearOptions } from "../ops/linear.ts";
+import { linearInt8Int8, quantizeRowsInt8 } from "../ops/linear_w8a8.ts";
+import { cusparseltPack, linearCusparselt, linearInt8Cusparselt, linearSparse24, sparse24Compress, sparse24Decompress } from "../ops/sparse24.ts";
+import { dequantizeAffine, ZeroPointDomain } from "../quantization/primitives.ts";
+import {
+  AffineQuantizedTensor, dequantizeThenLinear, disposePlain, registerLayout, type ConfigRecord, type Layout, type LayoutStorage, type PlainForm,
+  type QuantParams,
+} from "./affine_quantized_tensor.ts";
+import { QuantizedLinearPriority, registerQuantizedLinear } from "./dispatch.ts";
+
+/** Whether params describe an int8 per-channel weight (else a float "none" one). */
+function isInt8(p: QuantParams): boolean {
+  return p.targetDtype === "int8";
+}
+
+/** A 2:4 sparse weight: compressed values + meta, scales for int8, cuSPARSELt's packed form on CUDA. */
+export class SemiSparseLayout implements Layout {
+  readonly name = "semi_sparse";
+
+  /** packedBytes: size of the cuSPARSELt form held in `packed` (0: none). */
+  constructor(readonly packedBytes = 0) {}
+
+  get options(): Readonly<Record<string, number>> {
+    return this.packedBytes > 0 ? { packedBytes: this.packedBytes } : {};
+  }
+
+  unsupported(p: QuantParams): string | null {
+    if (p.shape.length !== 2) return `it holds 2-D weights, not [${p.shape}]`;
+    const [n, k] = p.shape as [number, number];
+    if (k % 4 !== 0) return `K = ${k} is not a multiple of 4 (2:4 groups)`;
+    if (p.zeroPointDomain !== ZeroPointDomain.NONE) return "it has no zero points (NONE domain)";
+    if (p.targetDtype === "none") return p.blockSize.join() === [n, k].join() ? null : `an unquantized weight has blocks [${n}, ${k}]`;
+    if (isInt8(p)) return p.blockSize.join() === [1, k].join() ? null : `int8 weights need one scale per output channel (blocks [1, ${k}])`;
+    return `it holds float (target none) or int8 values, not ${p.targetDtype}`;
+  }
+
+  /** Compresses the plain data (a 2:4 weight, or magnitude-pruned on the way); packs it for cuSPARSELt when packedBytes > 0. */
+  pack(plain: PlainForm, p: QuantParams): LayoutStorage {
+    return compressPlain(plain, p, this.packedBytes > 0 ? "must" : "no");
+  }
+
+  unpack(storage: LayoutStorage, p: QuantParams): PlainForm {
+    const data = sparse24Decompress(storage.values!, storage.meta!);
+    const scale = isInt8(p) ? storage.scale!.clone() : full([1, 1], 1, { dtype: "f32", device: data.device });
+    return { data, scale, zeroPoint: null };
+  }
+
+  dequantize(storage: LayoutStorage, p: QuantParams, dtype: DType): Tensor {
+    using dense = sparse24Decompress(storage.values!, storage.meta!);
+    if (!isInt8(p)) return dense.dtype === dtype ? dense.clone() : dense.cast(dtype);
+    return dequantizeAffine(dense, p.blockSize, storage.scale!, null, "int8", {
+      quantMin: p.quantMin, quantMax: p.quantMax, zeroPointDomain: ZeroPointDomain.NONE, outputDtype: dtype,
+    });
+  }
+
+  storageSpec(p: QuantParams) {
+    const [n, k] = p.shape as [number, number];
+    const int8 = isInt8(p);
+    return {
+      values: { shape: [n, k / 2], dtypes: [int8 ? "i8" : p.dtype] as DType[] },
+      meta: { shape: [n, k / 4], dtypes: ["u8"] as DType[] },
+      ...(int8 ? { scale: { shape: [n, 1], dtypes: ["f32"] as DType[] } } : {}),
+      ...(this.packedBytes > 0 ? { packed: { shape: [this.packedBytes], dtypes: ["u8"] as DType[] } } : {}),
+    };
+  }
+}
+
+/**
+ * The storage of a plain form (data: a dense [N, K] weight, float or int8; scale: int8's per-channel
+ * scales, else ignored): values + meta, int8's scale, and cuSPARSELt's packed form when `pack` is
+ * "must" (failures throw) or "try" (a shape, dtype or library cuSPARSELt refuses leaves none). On
+ * success the storage owns, or has disposed, the plain tensors; on failure the caller still owns them.
+ */
+function compressPlain(plain: PlainForm, p: QuantParams, pack: "no" | "must" | "try"): Record<string, Tensor> {
+  const { values, meta } = sparse24Compress(plain.data);
+  let packed: Tensor | null = null;
+  if (pack !== "no") {
+    try {
+      packed = cusparseltPack(values, meta);
+    } catch (e) {
+      const refused = e instanceof TaoError && (e.code === ErrorCode.UNSUPPORTED || e.code === ErrorCode.UNAVAILABLE);
+      if (pack === "must" || !refused) {
+        values.dispose();
+        meta.dispose();
+        throw e;
+      }
+    }
+  }
+  plain.data.dispose();
+  plain.zeroPoint?.dispose();
+  const storage: Record<string, Tensor> = { values, meta };
+  if (packed !== null) storage.packed = packed;
+  if (isInt8(p)) storage.scale = plain.scale;
+  else plain.scale.dispose();
+  return storage;
+}
+
+/**
+ * A semi-sparse AffineQuantizedTensor of a plain form (see compressPlain), packed for cuSPARSELt on
+ * CUDA where it takes the dtype (bf16, f16, int8) and shape, else with the portable form only (the
+ * layout's dense fallback then runs). Takes ownership of the plain tensors.
+ */
+export function toSemiSparse(plain: PlainForm, params: QuantParams, config: ConfigRecord): AffineQuantizedTensor {
+  const onGpu = plain.data.device !== "cpu" && plain.data.dtype !== "f32";
+  let storage: Record<string, Tensor>;
+  try {
+    storage = compressPlain(plain, params, onGpu ? "try" : "no");
+  } catch (e) {
+    disposePlain(plain);
+    throw e;
+  }
+  try {
+    return new AffineQuantizedTensor(new SemiSparseLayout(storage.packed?.numel ?? 0), storage, params, config);
+  } catch (e) {
+    for (const t of Object.values(storage)) t.dispose();
+    throw e;
+  }
+}
+
+/** Whether the cuSPARSELt entry runs linear(x, w): a packed semi-sparse weight and x it takes. */
+function cusparseltApplies(x: Tensor, w: AffineQuantizedTensor, bias: Tensor | null): boolean {
+  if (w.layout.name !== "semi_sparse" || w.storage.packed === undefined || w.device === "cpu" || x.shape.at(-1) !== w.shape[1]) return false;
+  if (isInt8(w.params)) return ["f32", "f16", "bf16"].includes(x.dtype) && (bias === null || bias.dtype === x.dtype);
+  return x.dtype === w.storage.values!.dtype && (bias === null || bias.dtype === x.dtype);
+}
+
+function cusparseltLinear(x: Tensor, w: AffineQuantizedTensor, bias: Tensor | null, opts: LinearOptions): Tensor {
+  const [n, k] = w.shape as [number, number];
+  if (!isInt8(w.params)) return linearCusparselt(x, w.storage.packed!, n, k, bias, opts);
+  const { q, scale } = quantizeRowsInt8(x);
+  using xq = q, xs = scale;
+  return linearInt8Cusparselt(xq, xs, w.storage.packed!, w.storage.scale!.reshape(n), n, k, bias, { ...opts, dtype: x.dtype });
+}
+
+/** The int8 weight's linear without cuSPARSELt: x quantized per row, the decompressed int8 weight, linearInt8Int8. */
+function int8Linear(x: Tensor, w: AffineQuantizedTensor, bias: Tensor | null, opts: LinearOptions): Tensor {
+  const { q, scale } = quantizeRowsInt8(x);
+  using xq = q, xs = scale, wq = sparse24Decompress(w.storage.values!, w.storage.meta!);
+  return linearInt8Int8(xq, xs, wq, w.storage.scale!.reshape(w.shape[0]!), bias, { ...opts, dtype: x.dtype });
+}
+
+registerLayout("semi_sparse", (options) => new SemiSparseLayout(Number(options.packedBytes ?? 0)));
+registerQuantizedLinear({
+  name: "semi_sparse: cuSPARSELt (bf16/f16; int8 after quantizeRowsInt8)",
+  priority: QuantizedLinearPriority.KERNEL,
+  condition: cusparseltApplies,
+  impl: cusparseltLinear,
+});
+registerQuantizedLinear({
+  name: "semi_sparse: linearSparse24 (CPU half-MAC kernel; CUDA dense weight + cuBLASLt)",
+  priority: QuantizedLinearPriority.KERNEL,
+  condition: (x, w, bias) => w.layout.name === "semi_sparse" && !isInt8(w.params) && x.dtype === w.storage.values!.dtype &&
+    x.shape.at(-1) === w.shape[1] && (bias === null || bias.dtype === x.dtype),
+  impl: (x, w, bias, opts) => linearSparse24(x, w.storage.values!, w.storage.meta!, bias, opts),
+});
+registerQuantizedLinear({
+  name: "semi_sparse: int8 quantizeRowsInt8 + decompressed linearInt8Int8",
+  priority: QuantizedLinearPriority.KERNEL,
+  condition: (x, w, bias) => w.layout.name === "semi_sparse" && isInt8(w.params) && ["f32", "f16", "bf16"].includes(x.dtype) &&
+    x.shape.at(-1) === w.shape[1] && (bias === null || bias.dtype === x.dtype),
+  impl: int8Linear,
+});
+registerQuantizedLinear({
+  name: "semi_sparse: decompress + dense linear",
+  priority: QuantizedLinearPriority.FALLBACK,
+  condition: (_x, w) => w.layout.name === "semi_sparse",
+  impl: dequantizeThenLinear,
+});
