@@ -203,8 +203,11 @@ TAO_API tao_status tao_dequantize_int4_tensor_core_tiled(tao_ctx* ctx, const voi
  * TAO_F16. Products accumulate in f32, the bias is added in f32 and y is rounded once. The weight:
  *  - CPU, and CUDA for m <= 32: (q - 8)·scale + zero in f32, never rounded to dtype; W is never
  *    materialized (CUDA: the packed words feed the tensor cores as they are, at memory speed);
- *  - CUDA for m > 32: tao_dequantize_int4_tensor_core_tiled's bf16 weight (tinygemm's rounding; for
- *    f16 x then rounded to f16) in a scratch buffer, and the product in cuBLASLt. */
+ *  - CUDA for m > 32: tinygemm's bf16 weight (q - 8)·scale + zero rounded once (for f16 x then rounded
+ *    to f16). On Hopper (sm_90a builds) for 32 < m < 512 it is made in registers by one bf16 fma and
+ *    feeds wgmma directly; otherwise tao_dequantize_int4_tensor_core_tiled writes it (f32 fma, then
+ *    bf16: the same value except where that double rounding lands on a tie) to a scratch buffer and
+ *    the product runs in cuBLASLt. */
 TAO_API tao_status tao_linear_int4_tensor_core_tiled(tao_ctx* ctx, const void* x, const void* packed,
                                                     const void* scales_and_zeros, const void* bias, void* y,
                                                     int32_t dtype, int64_t m, int64_t n, int64_t k,
@@ -315,7 +318,7 @@ TAO_API tao_status tao_sparse24_decompress(tao_ctx* ctx, const void* values, con
                                            int64_t n, int64_t k);
 /* y[m, n] = x[m, k] · Wᵀ (+ bias[n]) for a compressed 2:4 W (values, meta), x, bias, y of `dtype`
  * (TAO_F32, TAO_F16, TAO_BF16): f32 products of the kept values only (half the MACs), summed in f32,
- * bias added in f32, one rounding. CPU: multithreaded AVX-512 / AVX2 kernel over k-major x.
+ * bias added in f32, one rounding; k <= 2^26. CPU: multithreaded AVX-512 / AVX2 kernel over k-major x.
  * CUDA: the dense weight in scratch and tao_linear (cuSPARSELt takes tao_linear_cusparselt). */
 TAO_API tao_status tao_linear_sparse24(tao_ctx* ctx, const void* x, const void* values, const uint8_t* meta,
                                        const void* bias, void* y, int32_t dtype, int64_t m, int64_t n, int64_t k);
