@@ -204,10 +204,10 @@ TAO_API tao_status tao_dequantize_int4_tensor_core_tiled(tao_ctx* ctx, const voi
  *  - CPU, and CUDA for m <= 32: (q - 8)·scale + zero in f32, never rounded to dtype; W is never
  *    materialized (CUDA: the packed words feed the tensor cores as they are, at memory speed);
  *  - CUDA for m > 32: tinygemm's bf16 weight (q - 8)·scale + zero rounded once (for f16 x then rounded
- *    to f16). On Hopper (sm_90a builds) for 32 < m < 512 it is made in registers by one bf16 fma and
- *    feeds wgmma directly; otherwise tao_dequantize_int4_tensor_core_tiled writes it (f32 fma, then
- *    bf16: the same value except where that double rounding lands on a tie) to a scratch buffer and
- *    the product runs in cuBLASLt. */
+ *    to f16). On Hopper (sm_90a builds), for 32 < m < 512 (weights of 2^25 elements or more; m <= 64
+ *    below) it is made in registers by one bf16 fma and feeds wgmma directly; otherwise
+ *    tao_dequantize_int4_tensor_core_tiled writes it (f32 fma, then bf16: the same value except where
+ *    that double rounding lands on a tie) to a scratch buffer and the product runs in cuBLASLt. */
 TAO_API tao_status tao_linear_int4_tensor_core_tiled(tao_ctx* ctx, const void* x, const void* packed,
                                                     const void* scales_and_zeros, const void* bias, void* y,
                                                     int32_t dtype, int64_t m, int64_t n, int64_t k,
@@ -335,10 +335,11 @@ TAO_API tao_status tao_cusparselt_packed_size(tao_ctx* ctx, int32_t dtype, int64
 TAO_API tao_status tao_cusparselt_pack(tao_ctx* ctx, const void* values, const uint8_t* meta, int32_t dtype, int64_t n,
                                        int64_t k, void* packed);
 /* y[m, n] = x[m, k] · Wᵀ (+ bias[n]) on the sparse tensor cores, W from tao_cusparselt_pack; x, bias,
- * y of dtype TAO_BF16 or TAO_F16; f32 accumulation, the bias added by cuSPARSELt's epilogue, one
- * rounding. Any m >= 1 (m not a multiple of 32 runs on zero-padded copies of x and y). The plan and
- * its algorithm (cusparseLtMatmulSearch, run once) are cached in the context per (m, n, k, dtype,
- * bias or not). */
+ * y of dtype TAO_BF16 or TAO_F16; f32 accumulation, the bias (broadcast into y first) added in f32 by
+ * cuSPARSELt's epilogue as beta · C, one rounding. Any m >= 1 (m not a multiple of 32 runs on
+ * zero-padded copies of x and y). The plan is cached in the context per (m rounded up to 32, n, k,
+ * dtype); its first call also runs cusparseLtMatmulSearch (timing the candidate algorithms: it
+ * synchronizes; skipped while a graph is being captured). */
 TAO_API tao_status tao_linear_cusparselt(tao_ctx* ctx, const void* x, const void* packed, const void* bias, void* y,
                                          int32_t dtype, int64_t m, int64_t n, int64_t k);
 /* W8A8 with a 2:4 int8 weight: y = dtype(((float)acc · (xscale[i] · wscale[j])) + bias[j]) exactly as

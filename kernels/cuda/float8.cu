@@ -199,19 +199,6 @@ tao_status epilogue(tao_ctx* ctx, const float* acc, int64_t ld, const F8LinearCa
   return check_launch(op);
 }
 
-// Compute capability of the context's device as 10·major + minor (cached per device).
-int compute_capability(int device) {
-  static int cache[64] = {0};
-  if (device >= 0 && device < 64 && cache[device]) return cache[device];
-  int major = 0, minor = 0;
-  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
-  cudaGetLastError();
-  const int cc = 10 * major + minor;
-  if (device >= 0 && device < 64) cache[device] = cc;
-  return cc;
-}
-
 #ifdef TAO_HAVE_CUBLASLT
 
 

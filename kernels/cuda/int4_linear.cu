@@ -1,10 +1,14 @@
 // CUDA y = x · Wᵀ (+ bias) for an int4 W in tinygemm's tensor-core-tiled layout, bf16 or f16 x.
 //  - m <= 32: the weight-only tensor-core kernel (weight_only_gemm.cuh) with the policy below,
 //    which takes the packed words into the mma as they are (weights exact, never rounded);
-//  - larger m: W is dequantized (bf16, rounded once) into a scratch buffer and the product runs in
-//    cuBLASLt (bench/NOTES.md has the measurements behind the threshold).
+//  - larger m on Hopper (sm_90a builds): the wgmma kernel (weight_wgmma_gemm.cuh), the policy's
+//    fragments dequantized in registers to tinygemm's bf16 value (one bf16 fma, rounded once; then
+//    f16 for f16 x);
+//  - larger m elsewhere: W is dequantized to that same value into a scratch buffer and the product
+//    runs in cuBLASLt (bench/NOTES.md has the measurements behind the thresholds).
 #include "../common/backend.h"
 #include "weight_only_gemm.cuh"
+#include "weight_wgmma_gemm.cuh"
 
 namespace tao {
 namespace cuda {
@@ -107,6 +111,19 @@ struct Int4TiledWeights {
     return gs_shift == 5 ? v[j] : gs_shift == 6 ? v[j >> 1] : v[0];
   }
 
+  // The A fragment of k-tile t of span j, each weight tinygemm's bf16 value (q − 8)·s + z from one
+  // bf16 fma (rounded once), then rounded to f16 for f16 x.
+  template <class A>
+  static __device__ __forceinline__ void fragment(const Args& a, const Raw& r, int j, int t, uint32_t (&f)[4]) {
+    const uint32_t pa = group_word(r.sa, a.gs_shift, j), pb = group_word(r.sb, a.gs_shift, j);
+    const uint32_t sa = __byte_perm(pa, 0, 0x1010), za = __byte_perm(pa, 0, 0x3232);  // (s, s), (z, z)
+    const uint32_t sb = __byte_perm(pb, 0, 0x1010), zb = __byte_perm(pb, 0, 0x3232);
+    f[0] = A::from_bf16_pair(Act<TAO_BF16>::fma2(nibbles<Act<TAO_BF16>>(r.wa[j], 2 * t), sa, za));
+    f[1] = A::from_bf16_pair(Act<TAO_BF16>::fma2(nibbles<Act<TAO_BF16>>(r.wb[j], 2 * t), sb, zb));
+    f[2] = A::from_bf16_pair(Act<TAO_BF16>::fma2(nibbles<Act<TAO_BF16>>(r.wa[j], 2 * t + 1), sa, za));
+    f[3] = A::from_bf16_pair(Act<TAO_BF16>::fma2(nibbles<Act<TAO_BF16>>(r.wb[j], 2 * t + 1), sb, zb));
+  }
+
   // Σx per group is staged with x when the raw nibbles are used (m <= 16).
   static __device__ __forceinline__ int sum_shift(const Args& a) { return a.gs_shift; }
 
@@ -152,6 +169,7 @@ tao_status fused(tao_ctx* ctx, const Int4LinearCall& c, const char* op) {
                                              128 >> gs_shift, (int32_t)(c.g.k / c.group - 1),
                                              gs_shift == 5 ? 0xF : gs_shift == 6 ? 0xA : 0x8};
   const wo::Shape s{c.m, c.g.n, c.g.k, 0, 0, 0, c.x, c.bias, c.y, nullptr, nullptr};
+  if (c.m >= wo::dense_from_m()) return wg::launch<Int4TiledWeights<T>, Dtype>(ctx, a, s, op);
   return wo::launch<Int4TiledWeights<T>, Act<Dtype>>(ctx, a, s, op);
 }
 
@@ -178,7 +196,8 @@ tao_status dequantize_then_gemm(tao_ctx* ctx, const Int4LinearCall& c) {
 
 tao_status int4_tiled_linear(tao_ctx* ctx, const Int4LinearCall& c) {
   const char* op = "tao_linear_int4_tensor_core_tiled";
-  if (c.m >= wo::dense_from_m()) return dequantize_then_gemm(ctx, c);
+  if (c.m >= wo::dense_from_m() && (!wg::wgmma_usable(ctx, c.x, c.y, c.m, c.g.n, c.g.k) || c.m >= wg::wgmma_until_m(c.g.n, c.g.k)))
+    return dequantize_then_gemm(ctx, c);
   return c.dtype == TAO_F16 ? fused_tiles<TAO_F16>(ctx, c, op) : fused_tiles<TAO_BF16>(ctx, c, op);
 }
 

@@ -15,6 +15,8 @@ inline cudaStream_t stream_of(tao_ctx* ctx) { return (cudaStream_t)ctx->stream; 
 
 // Multiprocessor count of a device (cached).
 int sm_count(int device);
+// Compute capability of a device as 10·major + minor (cached; 0 when unknown).
+int compute_capability(int device);
 
 // Blocks for a grid-stride loop over `items` with `threads` per block: enough to fill the chip
 // (16 resident blocks per SM), never more than the work needs.

@@ -25,11 +25,7 @@ struct Act<TAO_BF16> {
   }
   // Nibbles (0..15) or-ed into 128.0 give 128 + q exactly; centered() takes them to q - 8, exactly.
   static constexpr uint32_t kNibbleBase = 0x43004300u;
-  static __device__ __forceinline__ uint32_t centered(uint32_t biased) {
-    uint32_t d;
-    asm("fma.rn.bf16x2 %0, %1, %2, %3;\n" : "=r"(d) : "r"(biased), "r"(0x3F803F80u), "r"(0xC308C308u));  // · 1 − 136
-    return d;
-  }
+  static __device__ __forceinline__ uint32_t centered(uint32_t biased) { return fma2(biased, 0x3F803F80u, 0xC308C308u); }  // · 1 − 136
   // Bytes 2h and 2h + 1 of an int8 word as an exact pair (2^23 + 128 + q read as f32, minus 2^23 + 128).
   static __device__ __forceinline__ uint32_t int8_pair(uint32_t biased, int h) {
     const float lo = __uint_as_float(__byte_perm(biased, 0x4B000000u, 0x7440 + 2 * h)) - 8388736.0f;
@@ -38,6 +34,14 @@ struct Act<TAO_BF16> {
     asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(d) : "f"(hi), "f"(lo));
     return d;
   }
+  // a·b + c per lane, rounded once.
+  static __device__ __forceinline__ uint32_t fma2(uint32_t a, uint32_t b, uint32_t c) {
+    uint32_t d;
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+  }
+  // A bf16 pair as this dtype's pair (rounded).
+  static __device__ __forceinline__ uint32_t from_bf16_pair(uint32_t v) { return v; }
   static __device__ __forceinline__ float to_f32(uint16_t v) { return bf16_to_f32(v); }
   static __device__ __forceinline__ uint16_t from_f32(float v) { return f32_to_bf16(v); }
 };
@@ -63,6 +67,11 @@ struct Act<TAO_F16> {
   // 1024 + 128 + q or-ed from the biased byte, minus 1152: exact.
   static __device__ __forceinline__ uint32_t int8_pair(uint32_t biased, int h) {
     return fma2(__byte_perm(biased, 0x64646464u, 0x5140 + 0x0202 * h), kOne, 0xE480E480u);
+  }
+  static __device__ __forceinline__ uint32_t from_bf16_pair(uint32_t v) {
+    uint32_t d;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(d) : "f"(__uint_as_float(v & 0xFFFF0000u)), "f"(__uint_as_float(v << 16)));
+    return d;
   }
   static __device__ __forceinline__ float to_f32(uint16_t v) { return f16_to_f32(v); }
   static __device__ __forceinline__ uint16_t from_f32(float v) { return f32_to_f16(v); }

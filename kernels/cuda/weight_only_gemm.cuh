@@ -27,6 +27,7 @@
 #include "../common/backend.h"
 #include "launch.cuh"
 #include "mma.cuh"
+#include "split_k.cuh"
 
 namespace tao {
 namespace cuda {
@@ -36,18 +37,6 @@ constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
 constexpr int kStepK = 128;          // k per step
 constexpr int kStageBytes = 64 << 10;  // staged x per block
-
-// What every launch needs besides the policy's arguments.
-struct Shape {
-  int64_t m, n, k;
-  int64_t split_k;   // k per split (a multiple of kStepK)
-  int32_t splits, row_blocks;
-  const void* x;     // dtype [m, k]
-  const void* bias;  // dtype [n] or NULL
-  void* y;           // dtype [m, n]
-  float* partial;    // f32 [splits][m][n] when splits > 1
-  uint32_t* counters;
-};
 
 // k staged per stage: 2048, or what fits kStageBytes for 8·NB rows.
 template <int NB>
@@ -113,21 +102,6 @@ __device__ __forceinline__ void store_tile(const typename P::Args& a, const Shap
     }
 }
 
-// The last block of an output tile: y = Σ_splits partial (in split order) · scale + bias.
-template <class P, class A, int NB>
-__device__ void reduce_tile(const typename P::Args& a, const Shape& s, int64_t c0, int64_t r0) {
-  constexpr int cols = 16 * kWarps;
-  for (int i = threadIdx.x; i < 8 * NB * cols; i += kThreads) {
-    const int64_t row = r0 + i / cols, col = c0 + i % cols;
-    if (row >= s.m || col >= s.n) continue;
-    float v = 0.0f;
-    for (int sp = 0; sp < s.splits; ++sp) v += __ldcg(s.partial + ((int64_t)sp * s.m + row) * s.n + col);
-    v *= P::col_scale(a, col);
-    if (s.bias) v += A::to_f32(((const uint16_t*)s.bias)[col]);
-    ((uint16_t*)s.y)[row * s.n + col] = A::from_f32(v);
-  }
-}
-
 // One block: columns c0 = 16·kWarps·cg.., rows r0 = 8·NB·rb.., k in split sp. Blocks are ordered
 // row block fastest, so the blocks reading one weight tile run together and share it through L2.
 template <class P, class A, int NB, int D>
@@ -172,15 +146,9 @@ __global__ void __launch_bounds__(kThreads, 2) weight_only_kernel(const typename
   }
   if (active) store_tile<P, A, NB>(a, s, col0, r0, lane, acc, sp);
   if (s.splits == 1) return;
-  __shared__ bool last;
-  __threadfence();
-  __syncthreads();
   uint32_t* counter = s.counters + cg * s.row_blocks + rb;
-  if (threadIdx.x == 0) last = atomicAdd(counter, 1u) == (uint32_t)s.splits - 1;
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  reduce_tile<P, A, NB>(a, s, c0, r0);
+  if (!arrive_last(counter, s.splits)) return;
+  reduce_tile<P, A, 8 * NB, 16 * kWarps, kThreads>(a, s, c0, r0);
   if (threadIdx.x == 0) *counter = 0;
 }
 
@@ -200,30 +168,9 @@ tao_status launch_nb(tao_ctx* ctx, const typename P::Args& a, Shape s, const cha
   s.row_blocks = (int32_t)((s.m + 8 * NB - 1) / (8 * NB));
   const int64_t col_groups = (s.n + 16 * kWarps - 1) / (16 * kWarps);
   const int64_t tiles = col_groups * s.row_blocks, slots = (int64_t)resident * sm_count(ctx->device);
-  const int64_t steps = (s.k + kStepK - 1) / kStepK;
-  s.split_k = steps * kStepK;
-  s.splits = 1;
-  if (tiles <= kSplitCounters) {
-    // Splits of k minimizing (waves of the grid) × (steps per block + a block's fixed cost of
-    // about two steps); the fewest splits among equals, for fewer partials.
-    int64_t best = -1;
-    for (int64_t sp = 1; sp <= steps && sp <= 64; ++sp) {
-      const int64_t per = (steps + sp - 1) / sp, used = (steps + per - 1) / per;
-      const int64_t cost = ((tiles * used + slots - 1) / slots) * (per + 2);
-      if (best < 0 || cost < best) best = cost, s.split_k = per * kStepK, s.splits = (int32_t)used;
-    }
-  }
-  s.counters = (uint32_t*)ctx->counters;
-  s.partial = nullptr;
-  if (s.splits > 1) TAO_TRY(alloc(ctx, (uint64_t)s.splits * s.m * s.n * sizeof(float), (void**)&s.partial));
+  choose_split(s, tiles, slots, (s.k + kStepK - 1) / kStepK, kStepK, kSplitCounters);
   const uint64_t blocks = (uint64_t)tiles * s.splits;
-  kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(a, s);
-  tao_status st = check_launch(op);
-  if (s.partial) {
-    const tao_status fs = release(ctx, s.partial);
-    if (st == TAO_OK) st = fs;
-  }
-  return st;
+  return launch_with_partials(ctx, s, op, [&] { kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(a, s); });
 }
 
 // Rows of x one launch serves at most: beyond it the weight is read again per block of rows and
