@@ -324,8 +324,9 @@ TAO_API tao_status tao_linear_sparse24(tao_ctx* ctx, const void* x, const void* 
                                        const void* bias, void* y, int32_t dtype, int64_t m, int64_t n, int64_t k);
 
 /* cuSPARSELt (CUDA contexts; TAO_ERR_UNAVAILABLE naming libcusparseLt when it cannot be loaded, the
- * CPU context answers TAO_ERR_UNSUPPORTED). dtype of the weight: TAO_BF16, TAO_F16 or TAO_I8. A shape
- * cuSPARSELt refuses (n, k not multiples of 16 for 16-bit, 32 for int8, or other limits of the
+ * CPU context answers TAO_ERR_UNSUPPORTED). dtype of the weight: TAO_BF16 or TAO_I8 (TAO_F16 is
+ * TAO_ERR_UNSUPPORTED: cuSPARSELt 0.8's f16 kernels faulted with an illegal instruction on an H100). A shape
+ * cuSPARSELt refuses (n, k not multiples of 16 for bf16, 32 for int8, or other limits of the
  * installed version) is TAO_ERR_UNSUPPORTED naming it; callers fall back to tao_linear_sparse24. */
 
 /* Bytes of cuSPARSELt's compressed form of an [n, k] 2:4 weight of dtype. */
@@ -335,7 +336,7 @@ TAO_API tao_status tao_cusparselt_packed_size(tao_ctx* ctx, int32_t dtype, int64
 TAO_API tao_status tao_cusparselt_pack(tao_ctx* ctx, const void* values, const uint8_t* meta, int32_t dtype, int64_t n,
                                        int64_t k, void* packed);
 /* y[m, n] = x[m, k] · Wᵀ (+ bias[n]) on the sparse tensor cores, W from tao_cusparselt_pack; x, bias,
- * y of dtype TAO_BF16 or TAO_F16; f32 accumulation, the bias (broadcast into y first) added in f32 by
+ * y of dtype TAO_BF16; f32 accumulation, the bias (broadcast into y first) added in f32 by
  * cuSPARSELt's epilogue as beta · C, one rounding. Any m >= 1 (m not a multiple of 32 runs on
  * zero-padded copies of x and y). The plan is cached in the context per (m rounded up to 32, n, k,
  * dtype); its first call also runs cusparseLtMatmulSearch (timing the candidate algorithms: it
