@@ -209,6 +209,9 @@ describe("quantized linear dispatch table", () => {
     { name: "w8a8: quantizeRowsInt8 / quantizeAffine + linearInt8Int8", priority: QuantizedLinearPriority.KERNEL },
     { name: "smoothquant: quantizeRowsInt8 with x / s fused + linearInt8Int8", priority: QuantizedLinearPriority.KERNEL },
     { name: "float8: dynamic activation + float8 matmul", priority: QuantizedLinearPriority.KERNEL },
+    { name: "semi_sparse: cuSPARSELt (bf16; int8 after quantizeRowsInt8)", priority: QuantizedLinearPriority.KERNEL },
+    { name: "semi_sparse: linearSparse24 (CPU half-MAC kernel; CUDA dense weight + cuBLASLt)", priority: QuantizedLinearPriority.KERNEL },
+    { name: "semi_sparse: int8 quantizeRowsInt8 + decompressed linearInt8Int8", priority: QuantizedLinearPriority.KERNEL },
   ];
   const FALLBACKS = [
     { name: "tensor_core_tiled: tinygemm dequantize (bf16) + dense linear", priority: QuantizedLinearPriority.FALLBACK },
@@ -216,6 +219,7 @@ describe("quantized linear dispatch table", () => {
     { name: "w8a8: quantize x with the affine primitives + dense f32 linear", priority: QuantizedLinearPriority.FALLBACK },
     { name: "smoothquant: x / s, quantize x with the affine primitives + dense f32 linear", priority: QuantizedLinearPriority.FALLBACK },
     { name: "float8: dequantizeAffine + dense linear", priority: QuantizedLinearPriority.FALLBACK },
+    { name: "semi_sparse: decompress + dense linear", priority: QuantizedLinearPriority.FALLBACK },
   ];
 
   test("lists the fused kernels, then one fallback per layout", () => {

@@ -1,19 +1,19 @@
-// cuSPARSELt 2:4 sparse matmuls: tao_cusparselt_packed_size / _pack, tao_linear_cusparselt (bf16,
-// f16) and tao_linear_int8_cusparselt (int8 × int8 → exact int32, then the W8A8 epilogue).
+// cuSPARSELt 2:4 sparse matmuls: tao_cusparselt_packed_size / _pack, tao_linear_cusparselt (bf16)
+// and tao_linear_int8_cusparselt (int8 × int8 → exact int32, then the W8A8 epilogue).
 //
 // Row-major y[m, n] = x[m, k] · Wᵀ is, for cuSPARSELt, D = A · B with the structured operand first:
 // A = W as a row-major n × k matrix (2:4 along k, its rows), B = x seen as a column-major k × mp
-// matrix (ld = k), C = D = y seen as a column-major n × mp matrix (ld = n), i.e. yᵀ. The bias is a
-// per-row vector of D: cuSPARSELt's BIAS_POINTER epilogue. mp is m rounded up to 32; other m run on
-// zero-padded copies of x and y (the dimensions cuSPARSELt accepts are multiples of 16 / 32).
+// matrix (ld = k), C = D = y seen as a column-major n × mp matrix (ld = n), i.e. yᵀ. mp is m rounded
+// up to 32; other m run on zero-padded copies of x and y (the dimensions cuSPARSELt accepts are
+// multiples of 16 / 32). A bias is broadcast into D first and added by the epilogue as beta · C
+// (beta = 1, C = D): alpha · acc + beta · C is f32 before the one rounding, and no plan depends on
+// the bias tensor.
 //
-// Plans: a descriptor set + plan per (mp, n, k, dtypes, bias pointer) in the context (SpltPlans),
-// made on first use with cusparseLtMatmulSearch (which times the candidate algorithms on the real
-// operands and keeps the fastest in the plan; it synchronizes, so it is skipped while a graph is
-// being captured). The bias pointer is part of the key because a plan is made from the matmul
-// descriptor holding it; a plan holds only the address, so a later tensor at the same address is
-// served correctly. cuSPARSELt is dlopen'ed (mathlibs): every entry point comes from the loaded
-// library and every status is checked.
+// Plans: a descriptor set + plan per (mp, n, k, dtypes) in the context (SpltPlans), made on first
+// use; the first call also runs cusparseLtMatmulSearch (which times the candidate algorithms on the
+// real operands and keeps the fastest in the plan; it synchronizes, so it waits for a call outside a
+// graph capture). cuSPARSELt is dlopen'ed (mathlibs): every entry point comes from the loaded library
+// and every status is checked.
 #include <map>
 #include <memory>
 #include <mutex>
@@ -96,7 +96,7 @@ tao_status library(tao_ctx* ctx, const char* op, const cusparseLtHandle_t** h) {
   return TAO_OK;
 }
 
-cudaDataType_t value_type(int dtype) { return dtype == TAO_BF16 ? CUDA_R_16BF : dtype == TAO_F16 ? CUDA_R_16F : CUDA_R_8I; }
+cudaDataType_t value_type(int dtype) { return dtype == TAO_BF16 ? CUDA_R_16BF : CUDA_R_8I; }
 
 // Multiple of n, k and m cuSPARSELt's kernels take for a weight dtype.
 int64_t granule(int dtype) { return dtype == TAO_I8 ? 32 : 16; }
@@ -107,11 +107,11 @@ tao_status weight_descriptor(const cusparseLtHandle_t* h, int dtype, int64_t n, 
   const int64_t g = granule(dtype);
   if (n % g != 0 || k % g != 0)
     return fail(TAO_ERR_UNSUPPORTED, op, "cuSPARSELt needs n and k multiples of %lld for %s weights, not n=%lld k=%lld", (long long)g,
-                dtype == TAO_I8 ? "int8" : "16-bit", (long long)n, (long long)k);
+                dtype == TAO_I8 ? "int8" : "bf16", (long long)n, (long long)k);
   const cusparseStatus_t st =
       splt().structured(h, d, n, k, k, 16, value_type(dtype), CUSPARSE_ORDER_ROW, CUSPARSELT_SPARSITY_50_PERCENT);
   if (st != CUSPARSE_STATUS_SUCCESS)
-    return fail(TAO_ERR_UNSUPPORTED, op, "cuSPARSELt refuses a 2:4 %s weight of n=%lld k=%lld (status %d)", dtype == TAO_I8 ? "int8" : "16-bit",
+    return fail(TAO_ERR_UNSUPPORTED, op, "cuSPARSELt refuses a 2:4 %s weight of n=%lld k=%lld (status %d)", dtype == TAO_I8 ? "int8" : "bf16",
                 (long long)n, (long long)k, (int)st);
   return TAO_OK;
 }
@@ -135,7 +135,7 @@ struct Plan {
   }
 };
 
-using PlanKey = std::tuple<int64_t, int64_t, int64_t, int, int, const void*>;  // mp, n, k, wdtype, ydtype, bias
+using PlanKey = std::tuple<int64_t, int64_t, int64_t, int, int>;  // mp, n, k, wdtype, ydtype
 
 }  // namespace
 
@@ -152,7 +152,7 @@ tao_status plan_for(tao_ctx* ctx, const cusparseLtHandle_t* h, const SpltLinearC
   auto* cache = (SpltPlans*)ctx->splt_plans;
   if (!cache) return fail(TAO_ERR_OUT_OF_MEMORY, op, "cannot allocate the plan cache");
   std::lock_guard<std::mutex> lock(cache->mutex);
-  const PlanKey key{mp, c.n, c.k, c.wdtype, c.ydtype, c.bias};
+  const PlanKey key{mp, c.n, c.k, c.wdtype, c.ydtype};
   auto it = cache->plans.find(key);
   if (it != cache->plans.end()) {
     *out = it->second.get();
@@ -171,10 +171,6 @@ tao_status plan_for(tao_ctx* ctx, const cusparseLtHandle_t* h, const SpltLinearC
   SPLT_TRY(op, "cusparseLtMatmulDescriptorInit",
            f.mm_init(h, &p->mm, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &p->a, &p->b, &p->c, &p->c,
                      int8 ? CUSPARSE_COMPUTE_32I : CUSPARSE_COMPUTE_32F));
-  if (c.bias && !int8) {  // int8: the bias is added by the W8A8 epilogue
-    const void* bias = c.bias;
-    SPLT_TRY(op, "cusparseLtMatmulDescSetAttribute", f.mm_set(h, &p->mm, CUSPARSELT_MATMUL_BIAS_POINTER, &bias, sizeof bias));
-  }
   SPLT_TRY(op, "cusparseLtMatmulAlgSelectionInit", f.sel_init(h, &p->sel, &p->mm, CUSPARSELT_MATMUL_ALG_DEFAULT));
   p->made = 4;
   SPLT_TRY(op, "cusparseLtMatmulPlanInit", f.plan_init(h, &p->plan, &p->mm, &p->sel));
@@ -185,33 +181,46 @@ tao_status plan_for(tao_ctx* ctx, const cusparseLtHandle_t* h, const SpltLinearC
   return TAO_OK;
 }
 
-// D = A · B with the plan (searching its algorithm on the first call outside a capture).
-tao_status run_plan(tao_ctx* ctx, const cusparseLtHandle_t* h, Plan* p, const void* packed, const void* b, void* d, const char* op) {
+// Times the plan's candidate algorithms on the real operands once and keeps the fastest (D is
+// overwritten); a no-op after the first time, and while a graph capture is open.
+tao_status search_once(tao_ctx* ctx, const cusparseLtHandle_t* h, Plan* p, const void* packed, const void* b, void* d, const char* op) {
+  if (p->searched || ctx->capturing) return TAO_OK;
   const Splt& f = splt();
   const float alpha = 1.0f, beta = 0.0f;
   cudaStream_t stream = stream_of(ctx);
+  // The search may try algorithms that need more workspace than the default one: give it 32 MiB at least.
+  const size_t search_ws = p->workspace > (32u << 20) ? p->workspace : (32u << 20);
   void* ws = nullptr;
-  if (!p->searched && !ctx->capturing) {
-    // The search may try algorithms that need more workspace than the default one: give it 32 MiB at least.
-    const size_t search_ws = p->workspace > (32u << 20) ? p->workspace : (32u << 20);
-    TAO_TRY(alloc(ctx, search_ws, &ws));
-    const cusparseStatus_t st = f.search(h, &p->plan, &alpha, packed, b, &beta, d, d, ws, &stream, 1);
-    size_t need = 0;
-    const cusparseStatus_t wst = st == CUSPARSE_STATUS_SUCCESS ? f.workspace(h, &p->plan, &need) : st;
-    const tao_status fs = release(ctx, ws);
-    ws = nullptr;
-    SPLT_TRY(op, "cusparseLtMatmulSearch", st);
-    SPLT_TRY(op, "cusparseLtMatmulGetWorkspace", wst);
-    TAO_TRY(fs);
-    p->workspace = need;
-    p->searched = true;
-  }
+  TAO_TRY(alloc(ctx, search_ws, &ws));
+  const cusparseStatus_t st = f.search(h, &p->plan, &alpha, packed, b, &beta, d, d, ws, &stream, 1);
+  size_t need = 0;
+  const cusparseStatus_t wst = st == CUSPARSE_STATUS_SUCCESS ? f.workspace(h, &p->plan, &need) : st;
+  const tao_status fs = release(ctx, ws);
+  SPLT_TRY(op, "cusparseLtMatmulSearch", st);
+  SPLT_TRY(op, "cusparseLtMatmulGetWorkspace", wst);
+  TAO_TRY(fs);
+  p->workspace = need;
+  p->searched = true;
+  return TAO_OK;
+}
+
+// D = A · B + beta · D with the plan.
+tao_status run_plan(tao_ctx* ctx, const cusparseLtHandle_t* h, Plan* p, const void* packed, const void* b, void* d, float beta,
+                    const char* op) {
+  const float alpha = 1.0f;
+  cudaStream_t stream = stream_of(ctx);
+  void* ws = nullptr;
   if (p->workspace) TAO_TRY(alloc(ctx, p->workspace, &ws));
-  const cusparseStatus_t st = f.matmul(h, &p->plan, &alpha, packed, b, &beta, d, d, ws, &stream, 1);
+  const cusparseStatus_t st = splt().matmul(h, &p->plan, &alpha, packed, b, &beta, d, d, ws, &stream, 1);
   const tao_status fs = ws ? release(ctx, ws) : TAO_OK;
   SPLT_TRY(op, "cusparseLtMatmul", st);
   TAO_TRY(fs);
   return check_launch(op);
+}
+
+// d[i][j] = bias[j] for i < rows, j < n (16-bit values, copied as bits).
+__global__ void broadcast_bias_kernel(uint16_t* __restrict__ d, const uint16_t* __restrict__ bias, uint64_t rows, uint64_t n) {
+  for (uint64_t i = global_thread(); i < rows * n; i += grid_threads()) d[i] = bias[i % n];
 }
 
 // Scratch buffers of one call, released on every path.
@@ -231,40 +240,48 @@ void cusparselt_plans_release(tao_ctx* ctx) {
   ctx->splt_plans = nullptr;
 }
 
-tao_status cusparselt_packed_size(tao_ctx* ctx, int dtype, int64_t n, int64_t k, uint64_t* bytes) {
-  const char* op = "tao_cusparselt_packed_size";
-  TAO_TRY(use_device(ctx, op));
-  const cusparseLtHandle_t* h;
-  TAO_TRY(library(ctx, op, &h));
+namespace {
+
+// The structured descriptor of a weight (destroyed with it) and cuSPARSELt's sizes for its compressed form.
+struct WeightForm {
   cusparseLtMatDescriptor_t a;
-  TAO_TRY(weight_descriptor(h, dtype, n, k, &a, op));
-  size_t size = 0, buffer = 0;
-  const cusparseStatus_t st = splt().compressed_size(h, &a, &size, &buffer);
-  splt().mat_destroy(&a);
-  SPLT_TRY(op, "cusparseLtSpMMACompressedSize2", st);
-  *bytes = size;
+  bool made = false;
+  size_t size = 0, buffer = 0;  // compressed bytes; scratch bytes the compression needs
+  ~WeightForm() {
+    if (made) splt().mat_destroy(&a);
+  }
+};
+
+tao_status weight_form(tao_ctx* ctx, int dtype, int64_t n, int64_t k, const cusparseLtHandle_t** h, WeightForm* w, const char* op) {
+  TAO_TRY(use_device(ctx, op));
+  TAO_TRY(library(ctx, op, h));
+  TAO_TRY(weight_descriptor(*h, dtype, n, k, &w->a, op));
+  w->made = true;
+  SPLT_TRY(op, "cusparseLtSpMMACompressedSize2", splt().compressed_size(*h, &w->a, &w->size, &w->buffer));
+  return TAO_OK;
+}
+
+}  // namespace
+
+tao_status cusparselt_packed_size(tao_ctx* ctx, int dtype, int64_t n, int64_t k, uint64_t* bytes) {
+  const cusparseLtHandle_t* h;
+  WeightForm w;
+  TAO_TRY(weight_form(ctx, dtype, n, k, &h, &w, "tao_cusparselt_packed_size"));
+  *bytes = w.size;
   return TAO_OK;
 }
 
 tao_status cusparselt_pack(tao_ctx* ctx, const void* values, const uint8_t* meta, int dtype, int64_t n, int64_t k, void* packed) {
   const char* op = "tao_cusparselt_pack";
-  TAO_TRY(use_device(ctx, op));
   const cusparseLtHandle_t* h;
-  TAO_TRY(library(ctx, op, &h));
-  cusparseLtMatDescriptor_t a;
-  TAO_TRY(weight_descriptor(h, dtype, n, k, &a, op));
-  struct Guard {
-    cusparseLtMatDescriptor_t* a;
-    ~Guard() { splt().mat_destroy(a); }
-  } guard{&a};
-  size_t size = 0, buffer = 0;
-  SPLT_TRY(op, "cusparseLtSpMMACompressedSize2", splt().compressed_size(h, &a, &size, &buffer));
+  WeightForm w;
+  TAO_TRY(weight_form(ctx, dtype, n, k, &h, &w, op));
   Scratch s{ctx};
   TAO_TRY(alloc(ctx, (uint64_t)(n * k) * (dtype == TAO_I8 ? 1 : 2), &s.p[0]));
-  if (buffer) TAO_TRY(alloc(ctx, buffer, &s.p[1]));
+  if (w.buffer) TAO_TRY(alloc(ctx, w.buffer, &s.p[1]));
   TAO_TRY(sparse24(ctx, Sparse24Op::Decompress, Sparse24Call{nullptr, s.p[0], dtype, nullptr, nullptr, values, nullptr, meta, nullptr, n, k}));
   SPLT_TRY(op, "cusparseLtSpMMACompress2",
-           splt().compress(h, &a, 1, CUSPARSE_OPERATION_NON_TRANSPOSE, s.p[0], packed, s.p[1], stream_of(ctx)));
+           splt().compress(h, &w.a, 1, CUSPARSE_OPERATION_NON_TRANSPOSE, s.p[0], packed, s.p[1], stream_of(ctx)));
   return check_launch(op);
 }
 
@@ -292,7 +309,14 @@ tao_status linear_cusparselt(tao_ctx* ctx, const SpltLinearCall& c) {
     TAO_TRY(alloc(ctx, (uint64_t)(mp * c.n) * des, &s.p[1]));
     d = s.p[1];
   }
-  TAO_TRY(run_plan(ctx, h, p, c.packed, b, d, op));
+  TAO_TRY(search_once(ctx, h, p, c.packed, b, d, op));
+  const bool bias_in_c = c.bias && !int8;  // int8: the W8A8 epilogue adds it
+  if (bias_in_c) {
+    broadcast_bias_kernel<<<grid_for(ctx, (uint64_t)(mp * c.n), 256), 256, 0, stream>>>((uint16_t*)d, (const uint16_t*)c.bias,
+                                                                                          (uint64_t)mp, (uint64_t)c.n);
+    TAO_TRY(check_launch(op));
+  }
+  TAO_TRY(run_plan(ctx, h, p, c.packed, b, d, bias_in_c ? 1.0f : 0.0f, op));
   if (int8) {
     const W8A8Call w{(const int8_t*)c.x, c.xscale, nullptr, c.wscale, c.bias, c.y, c.ydtype, c.m, c.n, c.k};
     return w8a8_epilogue(ctx, w, (const int32_t*)d, c.n, 0, c.m, op);

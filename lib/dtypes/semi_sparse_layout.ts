@@ -10,9 +10,10 @@
  *           made for the cuSPARSELt version and GPU it was packed on (option packedBytes).
  * values + meta are the portable form (checkpoints, the CPU kernel, getPlain); packed feeds the
  * sparse tensor cores. Linear, in dispatch order:
- *   KERNEL   CUDA with packed: bf16/f16 x → linearCusparselt; int8 → quantizeRowsInt8 + linearInt8Cusparselt
+ *   KERNEL   CUDA with packed: bf16 x → linearCusparselt; int8 → quantizeRowsInt8 + linearInt8Cusparselt
  *   KERNEL   float weight, x of the values' dtype → linearSparse24 (CPU: half the MACs; CUDA: the
- *            documented dense fallback for shapes cuSPARSELt refuses or f32: dense weight + cuBLASLt)
+ *            documented dense fallback for shapes cuSPARSELt refuses, f16 and f32: dense weight +
+ *            cuBLASLt)
  *   FALLBACK dequantize (decompress, int8: times the scales) to x's dtype, then dense linear;
  *            int8: x quantized per row and linearInt8Int8 on the decompressed int8 weight
  * Small M on CUDA stays on cuSPARSELt (no dense weight is kept); bench/linear_sparse.ts measures
@@ -121,11 +122,11 @@ function compressPlain(plain: PlainForm, p: QuantParams, pack: "no" | "must" | "
 
 /**
  * A semi-sparse AffineQuantizedTensor of a plain form (see compressPlain), packed for cuSPARSELt on
- * CUDA where it takes the dtype (bf16, f16, int8) and shape, else with the portable form only (the
+ * CUDA where it takes the dtype (bf16, int8) and shape, else with the portable form only (the
  * layout's dense fallback then runs). Takes ownership of the plain tensors.
  */
 export function toSemiSparse(plain: PlainForm, params: QuantParams, config: ConfigRecord): AffineQuantizedTensor {
-  const onGpu = plain.data.device !== "cpu" && plain.data.dtype !== "f32";
+  const onGpu = plain.data.device !== "cpu" && (plain.data.dtype === "bf16" || plain.data.dtype === "i8");
   let storage: Record<string, Tensor>;
   try {
     storage = compressPlain(plain, params, onGpu ? "try" : "no");
@@ -165,7 +166,7 @@ function int8Linear(x: Tensor, w: AffineQuantizedTensor, bias: Tensor | null, op
 
 registerLayout("semi_sparse", (options) => new SemiSparseLayout(Number(options.packedBytes ?? 0)));
 registerQuantizedLinear({
-  name: "semi_sparse: cuSPARSELt (bf16/f16; int8 after quantizeRowsInt8)",
+  name: "semi_sparse: cuSPARSELt (bf16; int8 after quantizeRowsInt8)",
   priority: QuantizedLinearPriority.KERNEL,
   condition: cusparseltApplies,
   impl: cusparseltLinear,

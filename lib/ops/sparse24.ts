@@ -116,7 +116,8 @@ export function linearSparse24(x: Tensor, values: Tensor, meta: Tensor, bias: Te
 }
 
 /**
- * cuSPARSELt's packed form (u8 [bytes], CUDA) of a compressed 2:4 weight (bf16, f16 or i8 values).
+ * cuSPARSELt's packed form (u8 [bytes], CUDA) of a compressed 2:4 weight (bf16 or i8 values; f16 is
+ * UNSUPPORTED, see include/tao.h).
  * A shape cuSPARSELt refuses is a TaoError UNSUPPORTED naming it; a missing library UNAVAILABLE.
  */
 export function cusparseltPack(values: Tensor, meta: Tensor): Tensor {
@@ -138,12 +139,12 @@ function checkPacked(op: string, packed: Tensor): void {
 
 /**
  * y = x · Wᵀ + bias on the sparse tensor cores for W = cusparseltPack(...) of shape [n, k]; x [..., K],
- * bias and y of one dtype (bf16 or f16); f32 accumulation, one rounding (tao_linear_cusparselt).
+ * bias and y bf16; f32 accumulation, one rounding (tao_linear_cusparselt).
  */
 export function linearCusparselt(x: Tensor, packed: Tensor, n: number, k: number, bias: Tensor | null = null, opts: LinearOptions = {}): Tensor {
   const op = "linearCusparselt";
   checkPacked(op, packed);
-  const shape = checkLinearArgs(op, { x, weights: { packed }, bias, out: opts.out }, n, k, ["bf16", "f16"]);
+  const shape = checkLinearArgs(op, { x, weights: { packed }, bias, out: opts.out }, n, k, ["bf16"]);
   return linearOutput(op, x, shape, opts.out, (y) => {
     check(native.tao_linear_cusparselt(x.context.handle(op), x.ptr(op), packed.ptr(op), bias?.ptr(op) ?? null, y.ptr(op), dtypeCode(x.dtype),
       x.numel / k, n, k), op);
