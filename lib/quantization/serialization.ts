@@ -17,6 +17,7 @@ import "../dtypes/plain_layout.ts";
 import "../dtypes/tensor_core_tiled.ts";
 import "../dtypes/w8a8_layout.ts";
 import "../dtypes/smoothquant_layout.ts";
+import "../dtypes/float8_layout.ts";
 import "../dtypes/semi_sparse_layout.ts";
 
 /** The metadata key holding the quantized tensors' records. */
