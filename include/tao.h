@@ -420,6 +420,107 @@ TAO_API tao_status tao_dequantize_affine(tao_ctx* ctx, const tao_affine_args* ar
 /* output = dequantize(quantize(input)) in one pass, without materializing the quantized tensor. */
 TAO_API tao_status tao_fake_quantize_affine(tao_ctx* ctx, const tao_affine_args* args);
 
+/* ---------------------------------------------------------------- transformer (Llama) ops */
+
+/* Float dtypes of these ops: TAO_F32, TAO_F16 or TAO_BF16; all tensors are contiguous, row-major, and
+ * arithmetic is f32 with one rounding to the dtype at the end unless stated. "Position buffers" are
+ * int32 [1] on the context's device (host memory for the CPU context) read when the op runs, so a
+ * captured CUDA graph replays at whatever position the buffer holds. */
+
+/* out[i, :] = table[ids[i], :] for i < n: ids int32 [n], table [vocab, dim] of dtype, out [n, dim].
+ * CPU: an id outside [0, vocab) is TAO_ERR_INVALID_ARGUMENT naming it (nothing written). CUDA: the ids
+ * are on the device and are not read back; an out-of-range id writes a row of zeros (the read is
+ * bounds-checked, never a fault) — validate ids on the host before uploading them. */
+TAO_API tao_status tao_embedding(tao_ctx* ctx, const int32_t* ids, int64_t n, const void* table, int32_t dtype,
+                                 int64_t vocab, int64_t dim, void* out);
+
+/* RMSNorm (Llama): y[r, j] = dtype(x[r, j] · inv · weight[j]) with inv = 1 / sqrt(Σ_j x[r, j]² / dim + eps),
+ * the sum in f32 (order is the backend's), the products f32 in that order, one rounding. x, y [rows, dim]
+ * and weight [dim] share `dtype`; y may equal x (in place). eps >= 0. */
+TAO_API tao_status tao_rms_norm(tao_ctx* ctx, const void* x, const void* weight, void* y, int32_t dtype, int64_t rows,
+                                int64_t dim, double eps);
+
+#define TAO_ROPE_INTERLEAVED 0 /* pairs (2i, 2i + 1): Meta's llama and llama2.c */
+#define TAO_ROPE_HALF 1        /* pairs (i, i + head_dim/2): Hugging Face's rotate_half */
+/* Rotary embedding of x [batch, seq, heads, head_dim] (head_dim even) into y (y may equal x): pair i of
+ * the token at (b, t) is rotated by angle pos · theta^(-2i / head_dim), where
+ *   pos = positions[b·seq + t]                 (positions: int32 [batch, seq], when not NULL)
+ *       = (position ? position[0] : 0) + offset + t   (otherwise; position a position buffer).
+ * The angle, its cos and sin are computed in f64 and rounded to f32; then y0 = x0·c − x1·s and
+ * y1 = x0·s + x1·c in f32 (each product and sum rounded, no fma), one rounding to dtype. */
+TAO_API tao_status tao_rope(tao_ctx* ctx, const void* x, void* y, int32_t dtype, int64_t batch, int64_t seq,
+                            int64_t heads, int64_t head_dim, const int32_t* positions, const int32_t* position,
+                            int64_t offset, double theta, int32_t style);
+
+/* Attention over a (possibly larger, static) KV cache, in tao_attention_args (every field 8 bytes):
+ *   q [batch, q_len, q_heads, head_dim], out the same shape; k, v [batch, kv_capacity, kv_heads, head_dim],
+ *   of which rows [0, kv_len) may be read (kv_len <= kv_capacity). q_heads is a multiple of kv_heads
+ *   (grouped-query attention: q head h reads kv head h / (q_heads / kv_heads)).
+ *   The query t sits at absolute position p_t = q_offset + (position ? position[0] : 0) + t; with causal
+ *   it attends keys s < min(kv_len, p_t + 1), else keys s < kv_len. A query with no key gets 0.
+ *   out = softmax(scale · q·kᵀ) · v, scores, softmax and sums in f32, one rounding.
+ * CPU: multithreaded over (batch, t, head), two-pass softmax. CUDA: one flash-style kernel (K/V tiles in
+ * shared memory, online softmax, the q heads sharing a kv head in one block) whose key range is split
+ * over blocks when there are few queries (flash-decoding: f32 partials per split + a combine kernel);
+ * the grid depends only on the sizes, never on `position`, so decode steps replay from one graph.
+ * CUDA needs head_dim <= 256. */
+typedef struct tao_attention_args {
+  const void* q;
+  const void* k;
+  const void* v;
+  void* out;
+  int64_t dtype;
+  int64_t batch;
+  int64_t q_len;
+  int64_t kv_len;
+  int64_t kv_capacity;
+  int64_t q_heads;
+  int64_t kv_heads;
+  int64_t head_dim;
+  int64_t q_offset;        /* >= 0 */
+  const int32_t* position; /* position buffer or NULL */
+  double scale;            /* usually 1 / sqrt(head_dim) */
+  int64_t causal;          /* 0 or 1 */
+} tao_attention_args;
+/* sizeof(tao_attention_args), for FFI layout checks. */
+TAO_API tao_status tao_attention_args_size(int64_t* out);
+TAO_API tao_status tao_attention(tao_ctx* ctx, const tao_attention_args* args);
+
+/* KV-cache append: rows p .. p + seq - 1 of k_cache, v_cache [batch, capacity, heads, head_dim] get
+ * k, v [batch, seq, heads, head_dim] (all of dtype), p = (position ? position[0] : 0) + offset. CPU: a
+ * range outside [0, capacity) is TAO_ERR_INVALID_ARGUMENT. CUDA: rows outside it are not written. */
+TAO_API tao_status tao_kv_append(tao_ctx* ctx, const void* k, const void* v, void* k_cache, void* v_cache, int32_t dtype,
+                                 int64_t batch, int64_t seq, int64_t capacity, int64_t heads, int64_t head_dim,
+                                 const int32_t* position, int64_t offset);
+
+/* p[i] += delta for i < n (int32, wrapping): advances position buffers inside a captured graph. */
+TAO_API tao_status tao_increment_i32(tao_ctx* ctx, int32_t* p, int64_t n, int32_t delta);
+
+#define TAO_BINARY_ADD 0      /* y = a + b */
+#define TAO_BINARY_MUL 1      /* y = a · b */
+#define TAO_BINARY_SILU_MUL 2 /* y = silu(a) · b, silu(a) = a / (1 + exp(−a)) (SwiGLU's gate) */
+/* Elementwise y[i] = op(a[i], b[i]) for i < n, a, b, y of dtype, f32 arithmetic, one rounding (ADD and
+ * MUL give the same bits on every backend; SILU_MUL's exp is the backend's expf). y may equal a or b. */
+TAO_API tao_status tao_binary(tao_ctx* ctx, int32_t op, const void* a, const void* b, void* y, int32_t dtype,
+                              uint64_t n);
+
+/* out[r] = the index of the largest x[r, j] (x [rows, n] of dtype, out int32 [rows]); ties go to the
+ * lowest index, NaN counts as the largest (torch.argmax). Same result on every backend. */
+TAO_API tao_status tao_argmax(tao_ctx* ctx, const void* x, int32_t dtype, int64_t rows, int64_t n, int32_t* out);
+
+/* Samples one token per row of logits [rows, vocab] (dtype) into out int32 [rows]: from
+ * softmax(logits / temperature) restricted to the top_k largest logits (all logits equal to the k-th
+ * largest are kept, as Hugging Face's TopKLogitsWarper; top_k <= 0 or >= vocab keeps all), by the
+ * Gumbel-max rule: out = argmax_j (f32(logit_j / temperature) + g_j) over the kept j, ties to the lowest
+ * j, g_j = −log(−log(u)) in f64 with u = (w + 0.5)·2^-32 and w word 0 of Philox-4x32-10 with key = seed
+ * and counter = (step · rows + r) · vocab + j, step = position ? position[0] : 0 (a position buffer, so
+ * a replayed graph draws fresh numbers each step). Only correctly rounded operations, so the CPU and
+ * CUDA pick the same token for the same logits and seed. temperature <= 0 is argmax (tao_argmax). NaN
+ * logits are never kept. */
+TAO_API tao_status tao_sample(tao_ctx* ctx, const void* logits, int32_t dtype, int64_t rows, int64_t vocab,
+                              double temperature, int32_t top_k, uint64_t seed, const int32_t* position,
+                              int32_t* out);
+
 #ifdef __cplusplus
 }
 #endif

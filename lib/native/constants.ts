@@ -39,3 +39,10 @@ export const TAO_MAPPING_ASYMMETRIC = 2;
 export const TAO_ZERO_POINT_INT = 0;
 export const TAO_ZERO_POINT_FLOAT = 1;
 export const TAO_ZERO_POINT_NONE = 2;
+
+export const TAO_ROPE_INTERLEAVED = 0;
+export const TAO_ROPE_HALF = 1;
+
+export const TAO_BINARY_ADD = 0;
+export const TAO_BINARY_MUL = 1;
+export const TAO_BINARY_SILU_MUL = 2;

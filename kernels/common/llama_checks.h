@@ -1,0 +1,37 @@
+// Argument checks shared by the transformer-op entry points (api_llama_ops.cpp, api_attention.cpp,
+// api_sampling.cpp).
+#pragma once
+#include <initializer_list>
+
+#include "checks.h"
+#include "dtype.h"
+#include "status.h"
+
+namespace tao {
+
+// dtype is TAO_F32, TAO_F16 or TAO_BF16.
+inline tao_status check_float_dtype(const char* op, int64_t dtype) {
+  if (!dtype_is_wide_float(dtype))
+    return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: f32, f16 or bf16 expected", dtype_name(dtype));
+  return TAO_OK;
+}
+
+// Each size in `sizes` (named by `names`, comma-separated in one string) is in 1..2^31 and their
+// product stays below 2^62 elements.
+inline tao_status check_sizes(const char* op, const char* names, std::initializer_list<int64_t> sizes) {
+  double product = 1;
+  for (int64_t s : sizes) {
+    if (s < 1 || s > (1LL << 31))
+      return fail(TAO_ERR_INVALID_ARGUMENT, op, "sizes (%s) must each be in 1..2^31; got %lld", names, (long long)s);
+    product *= (double)s;
+  }
+  if (product > 4e18) return fail(TAO_ERR_INVALID_ARGUMENT, op, "sizes (%s) too large", names);
+  return TAO_OK;
+}
+
+// An optional buffer (position buffers, positions): NULL, or on ctx's device.
+inline tao_status check_optional(tao_ctx* ctx, const void* p, const char* op, const char* name) {
+  return p ? check_buffer(ctx, p, op, name) : TAO_OK;
+}
+
+}  // namespace tao
