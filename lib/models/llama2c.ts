@@ -18,7 +18,7 @@ import { ErrorCode, invalid, TaoError } from "../errors.ts";
 import { fromArray } from "../creation.ts";
 import type { Tensor } from "../tensor.ts";
 import { dequantizeAffine, ZeroPointDomain } from "../quantization/primitives.ts";
-import { validateLlamaConfig, headDim, type LlamaConfig } from "./llama_config.ts";
+import { headDim, llamaParameterCount, validateLlamaConfig, type LlamaConfig } from "./llama_config.ts";
 import { finishCheckpoint, llamaWeightShapes, type LlamaCheckpoint, type LlamaLoadOptions } from "./llama_weights.ts";
 
 /** "ak42": the first uint32 of v1+ files. */
@@ -110,6 +110,24 @@ function fileLayout(h: Llama2cHeader): { floats: Entry[]; quantized: Entry[] } {
   return { floats: norms, quantized: [...embed, ...matrices, ...cls] };
 }
 
+/**
+ * The file size the header implies, computed in closed form before anything proportional to the
+ * header's sizes is built (a lying header may claim 2^31 layers). For v2, every quantized matrix's
+ * size must be a multiple of the group size.
+ */
+function expectedFileBytes(h: Llama2cHeader, op: string, where: string): number {
+  const c = h.config, hd = headDim(c);
+  const params = llamaParameterCount(c);
+  if (h.version === 0) return h.headerBytes + 4 * (params + c.seqLen * hd);
+  if (h.version === 1) return h.headerBytes + 4 * params;
+  const gs = h.groupSize!;
+  const matrices = { embedding: c.vocabSize * c.dim, wq: c.dim * c.dim, wk: c.nKvHeads * hd * c.dim, w1: c.hiddenDim * c.dim };
+  const bad = Object.entries(matrices).find(([, n]) => n % gs !== 0);
+  if (bad) throw invalid(op, `${where ? where + ": " : ""}${bad[0]} has ${bad[1]} values, not a multiple of group_size ${gs}`);
+  const norms = (2 * c.nLayers + 1) * c.dim, q = params - norms;
+  return h.headerBytes + 4 * norms + q + 4 * (q / gs);
+}
+
 /** Host tensor over `bytes[offset ..]` (a view when aligned, else a copy). */
 function f32At(bytes: Uint8Array, offset: number, numel: number): Float32Array {
   const at = bytes.byteOffset + offset;
@@ -126,15 +144,13 @@ function f32At(bytes: Uint8Array, offset: number, numel: number): Float32Array {
  */
 export function parseLlama2c(bytes: Uint8Array, opts: LlamaLoadOptions = {}, op = "parseLlama2c", where = ""): LlamaCheckpoint {
   const h = parseLlama2cHeader(bytes, op, where);
-  const { floats, quantized } = fileLayout(h);
-  const gs = h.groupSize ?? 1;
-  const bad = quantized.find((e) => e.numel % gs !== 0);
-  if (bad) throw invalid(op, `${where ? where + ": " : ""}${bad.name} has ${bad.numel} values, not a multiple of group_size ${gs}`);
-  const sum = (es: Entry[], f: (e: Entry) => number) => es.reduce((a, e) => a + f(e), 0);
-  const expected = h.headerBytes + 4 * sum(floats, (e) => e.numel) + sum(quantized, (e) => e.numel + 4 * (e.numel / gs));
+  const expected = expectedFileBytes(h, op, where);
   if (expected !== bytes.length) {
     throw invalid(op, `${where ? where + ": " : ""}the v${h.version} header implies ${expected} bytes, the file has ${bytes.length}`);
   }
+  const { floats, quantized } = fileLayout(h);
+  const gs = h.groupSize ?? 1;
+  const sum = (es: Entry[]) => es.reduce((a, e) => a + e.numel, 0);
   const shapes = llamaWeightShapes(h.config);
   const raw = new Map<string, Tensor>();
   let offset = h.headerBytes;
@@ -142,7 +158,7 @@ export function parseLlama2c(bytes: Uint8Array, opts: LlamaLoadOptions = {}, op 
     if (e.name !== null) raw.set(e.name, fromArray(f32At(bytes, offset, e.numel), { shape: shapes.get(e.name)! }));
     offset += 4 * e.numel;
   }
-  let scaleOffset = offset + sum(quantized, (e) => e.numel);
+  let scaleOffset = offset + sum(quantized);
   for (const e of quantized) {
     const groups = e.numel / gs;
     const q = fromArray(new Int8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset + offset, e.numel), { shape: [groups, gs] });
