@@ -29,8 +29,7 @@ tao_status tao_attention(tao_ctx* ctx, const tao_attention_args* a) {
   if (a->q_heads % a->kv_heads)
     return fail(TAO_ERR_INVALID_ARGUMENT, op, "q_heads=%lld must be a multiple of kv_heads=%lld", (long long)a->q_heads,
                 (long long)a->kv_heads);
-  if (a->q_offset < 0 || a->q_offset > (1LL << 31))
-    return fail(TAO_ERR_INVALID_ARGUMENT, op, "q_offset=%lld must be in 0..2^31", (long long)a->q_offset);
+  TAO_TRY(check_offset(op, "q_offset", a->q_offset));
   if (!isfinite(a->scale)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "scale=%g must be finite", a->scale);
   if (a->causal != 0 && a->causal != 1) return fail(TAO_ERR_INVALID_ARGUMENT, op, "causal=%lld must be 0 or 1", (long long)a->causal);
   TAO_TRY(check_buffer(ctx, a->q, op, "q"));
@@ -51,7 +50,7 @@ tao_status tao_kv_append(tao_ctx* ctx, const void* k, const void* v, void* k_cac
   TAO_TRY(check_float_dtype(op, dtype));
   TAO_TRY(check_sizes(op, "batch, capacity, heads, head_dim", {batch, capacity, heads, head_dim}));
   TAO_TRY(check_sizes(op, "batch, seq, heads, head_dim", {batch, seq, heads, head_dim}));
-  if (offset < 0 || offset > (1LL << 31)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "offset=%lld must be in 0..2^31", (long long)offset);
+  TAO_TRY(check_offset(op, "offset", offset));
   TAO_TRY(check_buffer(ctx, k, op, "k"));
   TAO_TRY(check_buffer(ctx, v, op, "v"));
   TAO_TRY(check_buffer(ctx, k_cache, op, "k_cache"));

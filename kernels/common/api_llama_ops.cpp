@@ -47,7 +47,7 @@ tao_status tao_rope(tao_ctx* ctx, const void* x, void* y, int32_t dtype, int64_t
   if (style != TAO_ROPE_INTERLEAVED && style != TAO_ROPE_HALF)
     return fail(TAO_ERR_INVALID_ARGUMENT, op, "style=%d is not TAO_ROPE_INTERLEAVED or TAO_ROPE_HALF", style);
   if (!(theta > 0) || theta > 1e30) return fail(TAO_ERR_INVALID_ARGUMENT, op, "theta=%g must be finite and > 0", theta);
-  if (offset < 0 || offset > (1LL << 31)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "offset=%lld must be in 0..2^31", (long long)offset);
+  TAO_TRY(check_offset(op, "offset", offset));
   if (positions && position) return fail(TAO_ERR_INVALID_ARGUMENT, op, "give positions or position, not both");
   TAO_TRY(check_buffer(ctx, x, op, "x"));
   TAO_TRY(check_buffer(ctx, y, op, "y"));

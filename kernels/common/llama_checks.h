@@ -34,4 +34,10 @@ inline tao_status check_optional(tao_ctx* ctx, const void* p, const char* op, co
   return p ? check_buffer(ctx, p, op, name) : TAO_OK;
 }
 
+// A position offset: in 0..2^31.
+inline tao_status check_offset(const char* op, const char* name, int64_t v) {
+  if (v < 0 || v > (1LL << 31)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "%s=%lld must be in 0..2^31", name, (long long)v);
+  return TAO_OK;
+}
+
 }  // namespace tao
