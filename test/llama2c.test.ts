@@ -9,21 +9,10 @@ import {
   loadStories260K, parseLlama2c, parseLlama2cHeader, permuteRope, saveHfLlama, storiesModelPath, TaoError, validateLlamaConfig,
   fromArray, type LlamaCheckpoint,
 } from "../lib/index.ts";
-import { freshSeed, hasCuda, noCudaReason, rng } from "./helpers.ts";
+import { freshSeed, hasCuda, noCudaReason, rng, taoError } from "./helpers.ts";
 import { hfView, syntheticModel, writeV0, writeV1, writeV2, type Shape } from "./llama2c_writer.ts";
 
 const shipped = new Uint8Array(readFileSync(storiesModelPath()));
-
-/** Requires fn to throw a TaoError (and returns it). */
-function taoError(fn: () => unknown): TaoError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TaoError) return e;
-    throw new Error(`expected a TaoError, got ${e}`);
-  }
-  throw new Error("expected a TaoError, nothing was thrown");
-}
 
 function expectWeights(ckpt: LlamaCheckpoint, want: Map<string, Float32Array>): void {
   expect([...ckpt.weights.keys()].sort()).toEqual([...want.keys()].sort());

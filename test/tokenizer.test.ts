@@ -8,7 +8,7 @@ import { join } from "node:path";
 import {
   HfTokenizer, Llama2cTokenizer, loadTokenizer, saveLlama2cTokenizerAsHf, storiesModelPath, storiesValidationPieces, TaoError,
 } from "../lib/index.ts";
-import { freshSeed, rng } from "./helpers.ts";
+import { freshSeed, rng, taoError } from "./helpers.ts";
 
 const tokPath = storiesModelPath("tok512.bin");
 const file = new Uint8Array(readFileSync(tokPath));
@@ -57,16 +57,6 @@ function naiveEncode(s: string): number[] {
     tokens.splice(bestIdx, 2, bestId);
   }
   return [1, ...tokens];
-}
-
-function taoError(fn: () => unknown): TaoError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TaoError) return e;
-    throw new Error(`expected a TaoError, got ${e}`);
-  }
-  throw new Error("expected a TaoError, nothing was thrown");
 }
 
 describe("llama2.c tokenizer", () => {

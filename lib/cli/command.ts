@@ -1,6 +1,9 @@
 /** The `tao` CLI's command shape, its argument parsing (node:util parseArgs) and help text. */
 import { parseArgs } from "node:util";
 
+/** The weight dtypes `--dtype` options take. */
+export const WEIGHT_DTYPES = ["f32", "bf16", "f16"] as const;
+
 /** A bad command line: reported as one line on stderr with exit code 2. */
 export class UsageError extends Error {
   override name = "UsageError";
@@ -81,4 +84,13 @@ export function stringOption(args: CommandArgs, name: string, required = false):
   if (typeof v === "string") return v;
   if (required) throw new UsageError(`--${name} is required`);
   return undefined;
+}
+
+/** The value of string option `name` if it is one of `choices` (else a UsageError); undefined when absent. */
+export function choiceOption<T extends string>(args: CommandArgs, name: string, choices: readonly T[]): T | undefined {
+  const v = stringOption(args, name);
+  if (v !== undefined && !(choices as readonly string[]).includes(v)) {
+    throw new UsageError(`--${name} must be one of ${choices.join(", ")}, not ${JSON.stringify(v)}`);
+  }
+  return v as T | undefined;
 }

@@ -15,7 +15,7 @@ import { AffineQuantizedTensor } from "../dtypes/affine_quantized_tensor.ts";
 import { loadLlama2c } from "../models/llama2c.ts";
 import { loadHfLlama } from "../models/hf_llama.ts";
 import { weightTree } from "../models/weight_tree.ts";
-import { stringOption, UsageError, type Command } from "./command.ts";
+import { choiceOption, stringOption, UsageError, WEIGHT_DTYPES, type Command } from "./command.ts";
 
 /** The configs `--config` names. */
 export const CLI_CONFIGS: Record<string, () => QuantConfig> = {
@@ -27,8 +27,6 @@ export const CLI_CONFIGS: Record<string, () => QuantConfig> = {
   "float8wo": () => float8WeightOnly(),
   "float8-row": () => float8DynamicActivationFloat8Weight({ granularity: "row" }),
 };
-
-const WEIGHT_DTYPES = ["f32", "bf16", "f16"] as const;
 
 /**
  * The weights of `path` and which of them are Linear weights: a folder is a Hugging Face Llama
@@ -81,8 +79,7 @@ export const quantizeCommand: Command = {
     const make = CLI_CONFIGS[name];
     if (make === undefined) throw new UsageError(`unknown --config ${JSON.stringify(name)} (one of ${Object.keys(CLI_CONFIGS).join(", ")})`);
     const out = stringOption(args, "output", true);
-    const dtype = stringOption(args, "dtype");
-    if (dtype !== undefined && !(WEIGHT_DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(", ")}`);
+    const dtype = choiceOption(args, "dtype", WEIGHT_DTYPES);
     const device = stringOption(args, "device") ?? "cpu";
     const config = make();
 
@@ -90,7 +87,7 @@ export const quantizeCommand: Command = {
     using model = weightTree(weights, isLinear).to(device);
     const linears = model.namedModules().filter((e): e is [string, Linear] => e[1] instanceof Linear);
     if (dtype !== undefined) {
-      for (const [, l] of linears) l.setParameter("weight", (l.weight as Tensor).cast(dtype as (typeof WEIGHT_DTYPES)[number]))?.dispose();
+      for (const [, l] of linears) l.setParameter("weight", (l.weight as Tensor).cast(dtype))?.dispose();
     }
     const bar = new cliProgress.SingleBar({ format: "quantizing [{bar}] {value}/{total} {layer}", stream: process.stderr }, cliProgress.Presets.shades_classic);
     bar.start(linears.length, 0, { layer: "" });

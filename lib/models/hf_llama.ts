@@ -4,12 +4,13 @@
  * q_proj/k_proj rows in the "half" RoPE order (rotate_half). Import, export, and the llama2.c → HF
  * conversion.
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, invalid, TaoError } from "../errors.ts";
 import type { DType } from "../dtypes.ts";
 import type { Tensor } from "../tensor.ts";
 import { readSafetensors, writeSafetensors } from "../serialization/safetensors.ts";
+import { readJsonObject } from "../serialization/files.ts";
 import { headDim, validateLlamaConfig, type LlamaConfig } from "./llama_config.ts";
 import { finishCheckpoint, type LlamaCheckpoint, type LlamaLoadOptions } from "./llama_weights.ts";
 import { loadLlama2c } from "./llama2c.ts";
@@ -74,27 +75,13 @@ export function llamaConfigFromHf(json: unknown, op = "llamaConfigFromHf", where
   return config;
 }
 
-function readJson(path: string, op: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw invalid(op, `${path}: cannot read: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw invalid(op, `${path}: not valid JSON`);
-  }
-}
-
 /** The safetensors files of a checkpoint folder: model.safetensors, or the shards of its index. */
 function weightFiles(dir: string, op: string): string[] {
   const single = join(dir, "model.safetensors");
   if (existsSync(single)) return [single];
   const indexPath = join(dir, "model.safetensors.index.json");
   if (!existsSync(indexPath)) throw invalid(op, `${dir}: neither model.safetensors nor model.safetensors.index.json is there`);
-  const map = (readJson(indexPath, op) as { weight_map?: unknown })?.weight_map;
+  const map = readJsonObject(indexPath, op).weight_map;
   if (typeof map !== "object" || map === null) throw invalid(op, `${indexPath}: no weight_map object`);
   const files = [...new Set(Object.values(map))];
   const bad = files.find((f) => typeof f !== "string" || f.includes("/") || f.includes("\\"));
@@ -111,7 +98,7 @@ function weightFiles(dir: string, op: string): string[] {
 export function loadHfLlama(dir: string, opts: LlamaLoadOptions = {}): LlamaCheckpoint {
   const op = "loadHfLlama";
   const configPath = join(dir, "config.json");
-  const config = llamaConfigFromHf(readJson(configPath, op), op, configPath);
+  const config = llamaConfigFromHf(readJsonObject(configPath, op), op, configPath);
   const raw = new Map<string, Tensor>();
   try {
     for (const file of weightFiles(dir, op)) {

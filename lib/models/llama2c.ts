@@ -13,9 +13,9 @@
  *   one per group of group_size consecutive values, value = q · scale.
  * w1 is the SwiGLU gate, w3 the up projection, w2 down. wq/wk rows are in the interleaved RoPE order.
  */
-import { readFileSync } from "node:fs";
 import { ErrorCode, invalid, TaoError } from "../errors.ts";
 import { fromArray } from "../creation.ts";
+import { readFileBytes } from "../serialization/files.ts";
 import type { Tensor } from "../tensor.ts";
 import { dequantizeAffine, ZeroPointDomain } from "../quantization/primitives.ts";
 import { headDim, llamaParameterCount, validateLlamaConfig, type LlamaConfig } from "./llama_config.ts";
@@ -174,11 +174,5 @@ export function parseLlama2c(bytes: Uint8Array, opts: LlamaLoadOptions = {}, op 
 /** Loads a llama2.c checkpoint file (v0, v1 or v2); see parseLlama2c. Errors name the path. */
 export function loadLlama2c(path: string, opts: LlamaLoadOptions = {}): LlamaCheckpoint {
   const op = "loadLlama2c";
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw invalid(op, `${path}: cannot read: ${(e as Error).message}`);
-  }
-  return parseLlama2c(bytes, opts, op, path);
+  return parseLlama2c(readFileBytes(path, op), opts, op, path);
 }

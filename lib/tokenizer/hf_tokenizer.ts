@@ -2,22 +2,12 @@
  * Hugging Face tokenizer.json (+ tokenizer_config.json) through @huggingface/tokenizers (pure JS),
  * behind the same TextTokenizer interface as the llama2.c tokenizer.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { invalid } from "../errors.ts";
+import { readJsonObject } from "../serialization/files.ts";
 import type { EncodeOptions, TextTokenizer, TokenDecoder } from "./tokenizer.ts";
-
-function readJson(path: string, op: string): Record<string, unknown> {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw invalid(op, `${path}: not a readable JSON file: ${(e as Error).message}`);
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) throw invalid(op, `${path}: not a JSON object`);
-  return json as Record<string, unknown>;
-}
 
 /** A tokenizer.json tokenizer. BOS/EOS are added by encode's options only (never by its post-processor). */
 export class HfTokenizer implements TextTokenizer {
@@ -44,9 +34,9 @@ export class HfTokenizer implements TextTokenizer {
   static load(path: string): HfTokenizer {
     const op = "HfTokenizer.load";
     const file = existsSync(path) && statSync(path).isDirectory() ? join(path, "tokenizer.json") : path;
-    const json = readJson(file, op);
+    const json = readJsonObject(file, op);
     const configPath = join(dirname(file), "tokenizer_config.json");
-    const config = existsSync(configPath) ? readJson(configPath, op) : {};
+    const config = existsSync(configPath) ? readJsonObject(configPath, op) : {};
     try {
       return new HfTokenizer(new Tokenizer(json, config), config);
     } catch (e) {

@@ -4,7 +4,7 @@
  * bytes. Ids 0, 1, 2 are <unk>, BOS, EOS; ids 3..258 are the byte-fallback tokens "<0x00>".."<0xFF>".
  * encode and decode follow llama2.c's run.c.
  */
-import { readFileSync } from "node:fs";
+import { readFileBytes } from "../serialization/files.ts";
 import { invalid } from "../errors.ts";
 import { mergeByScore } from "./bpe_merge.ts";
 import type { EncodeOptions, TextTokenizer, TokenDecoder } from "./tokenizer.ts";
@@ -78,13 +78,7 @@ export class Llama2cTokenizer implements TextTokenizer {
   /** Loads a tokenizer.bin file; see parse. */
   static load(path: string, opts: { vocabSize?: number } = {}): Llama2cTokenizer {
     const op = "Llama2cTokenizer.load";
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(path);
-    } catch (e) {
-      throw invalid(op, `${path}: cannot read: ${(e as Error).message}`);
-    }
-    return Llama2cTokenizer.parse(bytes, opts, op, path);
+    return Llama2cTokenizer.parse(readFileBytes(path, op), opts, op, path);
   }
 
   get vocabSize(): number {
