@@ -1,7 +1,7 @@
 // llama2.c checkpoints: the shipped stories260K, synthetic v0/v1/v2 files from an independent writer,
 // corrupted/truncated/lying files (fuzzed), configs and presets, and the Hugging Face round trip.
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -189,8 +189,18 @@ describe("corrupted, truncated and lying files are TaoErrors", () => {
     expect(taoError(() => parseLlama2c(v2)).message).toContain("group_size must be positive");
   });
 
-  test("missing files name the path", () => {
+  test("files: missing, truncated and header-only ones name the path", () => {
     expect(taoError(() => loadLlama2c("/nonexistent/model.bin")).message).toContain("/nonexistent/model.bin");
+    const dir = mkdtempSync(join(tmpdir(), "tao-bin-"));
+    try {
+      for (const n of [0, 20, 28, 100_000]) {
+        const path = join(dir, `cut${n}.bin`);
+        writeFileSync(path, shipped.subarray(0, n));
+        expect(taoError(() => loadLlama2c(path)).message).toContain(path);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("fuzz: every truncation tried and byte flips anywhere in the header", () => {

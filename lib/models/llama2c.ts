@@ -15,7 +15,7 @@
  */
 import { ErrorCode, invalid, TaoError } from "../errors.ts";
 import { fromArray } from "../creation.ts";
-import { readFileBytes } from "../serialization/files.ts";
+import { bufferSource, withFileSource, type ByteSource } from "../serialization/byte_source.ts";
 import type { Tensor } from "../tensor.ts";
 import { dequantizeAffine, ZeroPointDomain } from "../quantization/primitives.ts";
 import { headDim, llamaParameterCount, validateLlamaConfig, type LlamaConfig } from "./llama_config.ts";
@@ -128,11 +128,11 @@ function expectedFileBytes(h: Llama2cHeader, op: string, where: string): number 
   return h.headerBytes + 4 * norms + q + 4 * (q / gs);
 }
 
-/** Host tensor over `bytes[offset ..]` (a view when aligned, else a copy). */
-function f32At(bytes: Uint8Array, offset: number, numel: number): Float32Array {
-  const at = bytes.byteOffset + offset;
-  if (at % 4 === 0) return new Float32Array(bytes.buffer as ArrayBuffer, at, numel);
-  return new Float32Array(bytes.slice(offset, offset + 4 * numel).buffer);
+/** `numel` f32 values of `src` at `offset` (a view when aligned, else a copy). */
+function f32At(src: ByteSource, offset: number, numel: number): Float32Array {
+  const b = src.read(offset, 4 * numel);
+  if (b.byteOffset % 4 === 0) return new Float32Array(b.buffer as ArrayBuffer, b.byteOffset, numel);
+  return new Float32Array(b.slice().buffer);
 }
 
 /**
@@ -142,11 +142,24 @@ function f32At(bytes: Uint8Array, offset: number, numel: number): Float32Array {
  * exactly what it implies before any tensor is read; every failure is a TaoError. Weights of the
  * default options are views of `bytes` where aligned.
  */
-export function parseLlama2c(bytes: Uint8Array, opts: LlamaLoadOptions = {}, op = "parseLlama2c", where = ""): LlamaCheckpoint {
-  const h = parseLlama2cHeader(bytes, op, where);
+export function parseLlama2c(bytes: Uint8Array, opts: LlamaLoadOptions = {}): LlamaCheckpoint {
+  return readLlama2c(bufferSource(bytes), opts, "parseLlama2c", "");
+}
+
+/**
+ * Loads a llama2.c checkpoint file (v0, v1 or v2), as parseLlama2c, reading the header first and
+ * then each tensor into its own buffer (files of any size). Errors name the path.
+ */
+export function loadLlama2c(path: string, opts: LlamaLoadOptions = {}): LlamaCheckpoint {
+  const op = "loadLlama2c";
+  return withFileSource(path, op, (src) => readLlama2c(src, opts, op, path));
+}
+
+function readLlama2c(src: ByteSource, opts: LlamaLoadOptions, op: string, where: string): LlamaCheckpoint {
+  const h = parseLlama2cHeader(src.read(0, Math.min(src.size, VERSIONED_HEADER_BYTES)), op, where);
   const expected = expectedFileBytes(h, op, where);
-  if (expected !== bytes.length) {
-    throw invalid(op, `${where ? where + ": " : ""}the v${h.version} header implies ${expected} bytes, the file has ${bytes.length}`);
+  if (expected !== src.size) {
+    throw invalid(op, `${where ? where + ": " : ""}the v${h.version} header implies ${expected} bytes, the file has ${src.size}`);
   }
   const { floats, quantized } = fileLayout(h);
   const gs = h.groupSize ?? 1;
@@ -155,24 +168,19 @@ export function parseLlama2c(bytes: Uint8Array, opts: LlamaLoadOptions = {}, op 
   const raw = new Map<string, Tensor>();
   let offset = h.headerBytes;
   for (const e of floats) {
-    if (e.name !== null) raw.set(e.name, fromArray(f32At(bytes, offset, e.numel), { shape: shapes.get(e.name)! }));
+    if (e.name !== null) raw.set(e.name, fromArray(f32At(src, offset, e.numel), { shape: shapes.get(e.name)! }));
     offset += 4 * e.numel;
   }
   let scaleOffset = offset + sum(quantized);
   for (const e of quantized) {
     const groups = e.numel / gs;
-    const q = fromArray(new Int8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset + offset, e.numel), { shape: [groups, gs] });
-    const scale = fromArray(f32At(bytes, scaleOffset, groups), { shape: [groups, 1] });
+    const qBytes = src.read(offset, e.numel);
+    const q = fromArray(new Int8Array(qBytes.buffer as ArrayBuffer, qBytes.byteOffset, e.numel), { shape: [groups, gs] });
+    const scale = fromArray(f32At(src, scaleOffset, groups), { shape: [groups, 1] });
     const w = dequantizeAffine(q, [1, gs], scale, null, "int8", { zeroPointDomain: ZeroPointDomain.NONE, quantMin: -127, quantMax: 127 });
     raw.set(e.name!, w.reshape(...shapes.get(e.name!)!));
     offset += e.numel;
     scaleOffset += 4 * groups;
   }
   return finishCheckpoint(h.config, raw, opts, op);
-}
-
-/** Loads a llama2.c checkpoint file (v0, v1 or v2); see parseLlama2c. Errors name the path. */
-export function loadLlama2c(path: string, opts: LlamaLoadOptions = {}): LlamaCheckpoint {
-  const op = "loadLlama2c";
-  return parseLlama2c(readFileBytes(path, op), opts, op, path);
 }
