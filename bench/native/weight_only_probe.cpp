@@ -139,28 +139,30 @@ void report(const char* what, double err, double tol) {
 }
 
 void check_int4(Gpu& g) {
-  const int64_t ms[] = {1, 3, 8, 9, 16, 17, 33, 77, 256};
   struct S { int64_t n, k; int tiles; } shapes[] = {{64, 256, 8}, {136, 384, 4}, {40, 160, 2}, {264, 1024, 8}};
   const char* dense_env = getenv("TAO_WEIGHT_ONLY_DENSE_FROM_M");
+  auto check = [&](S sh, int group, std::vector<int64_t> ms) {
+    Int4W w = make_int4(g, sh.n, sh.k, sh.tiles, group);
+    void* dp = g.up(w.packed);
+    void* dsz = g.up(w.sz);
+    for (int dtype : {TAO_BF16, TAO_F16})
+      for (int64_t m : ms) {
+        const double err = poisoned_rel_err(g, m, sh.n, sh.k, dtype, w.w, std::vector<double>(sh.n, 1.0), [&](void* dx, void* db, void* dy) {
+          CHECK(tao_linear_int4_tensor_core_tiled(g.ctx, dx, dp, dsz, db, dy, dtype, m, sh.n, sh.k, sh.tiles, group));
+        });
+        char what[160];
+        snprintf(what, sizeof what, "int4 %s n=%lld k=%lld T=%d g=%d m=%lld dense_from=%s", dtype == TAO_F16 ? "f16" : "bf16",
+                 (long long)sh.n, (long long)sh.k, sh.tiles, group, (long long)m, dense_env ? dense_env : "default");
+        report(what, err, dtype == TAO_F16 && !dense_env ? 2e-3 : 8e-3);  // paths for larger m round W to bf16 first
+      }
+    CHECK(tao_free(g.ctx, dp));
+    CHECK(tao_free(g.ctx, dsz));
+  };
   for (auto sh : shapes)
-    for (int group : {32, 64, 128, 256}) {
-      if (sh.k % group) continue;
-      Int4W w = make_int4(g, sh.n, sh.k, sh.tiles, group);
-      void* dp = g.up(w.packed);
-      void* dsz = g.up(w.sz);
-      for (int dtype : {TAO_BF16, TAO_F16})
-        for (int64_t m : ms) {
-          const double err = poisoned_rel_err(g, m, sh.n, sh.k, dtype, w.w, std::vector<double>(sh.n, 1.0), [&](void* dx, void* db, void* dy) {
-            CHECK(tao_linear_int4_tensor_core_tiled(g.ctx, dx, dp, dsz, db, dy, dtype, m, sh.n, sh.k, sh.tiles, group));
-          });
-          char what[160];
-          snprintf(what, sizeof what, "int4 %s n=%lld k=%lld T=%d g=%d m=%lld dense_from=%s", dtype == TAO_F16 ? "f16" : "bf16",
-                   (long long)sh.n, (long long)sh.k, sh.tiles, group, (long long)m, dense_env ? dense_env : "default");
-          report(what, err, dtype == TAO_F16 && !dense_env ? 2e-3 : 8e-3);  // the dense path rounds W to bf16 first
-        }
-      CHECK(tao_free(g.ctx, dp));
-      CHECK(tao_free(g.ctx, dsz));
-    }
+    for (int group : {32, 64, 128, 256})
+      if (sh.k % group == 0) check(sh, group, {1, 3, 8, 9, 16, 17, 33, 77, 256});
+  // A weight of 2^25 elements, which Hopper serves with the wgmma kernel from m = 17 on.
+  check({8192, 4096, 8}, 128, {17, 24, 40});
 }
 
 void check_int8(Gpu& g) {

@@ -1,11 +1,11 @@
 // CUDA y = x · Wᵀ (+ bias) for an int4 W in tinygemm's tensor-core-tiled layout, bf16 or f16 x.
-//  - m <= 32: the weight-only tensor-core kernel (weight_only_gemm.cuh) with the policy below,
+//  - small m: the weight-only tensor-core kernel (weight_only_gemm.cuh) with the policy below,
 //    which takes the packed words into the mma as they are (weights exact, never rounded);
-//  - larger m on Hopper (sm_90a builds): the wgmma kernel (weight_wgmma_gemm.cuh), the policy's
-//    fragments dequantized in registers to tinygemm's bf16 value (one bf16 fma, rounded once; then
-//    f16 for f16 x);
-//  - larger m elsewhere: W is dequantized to that same value into a scratch buffer and the product
-//    runs in cuBLASLt (bench/NOTES.md has the measurements behind the thresholds).
+//  - from m = 17 or 33 (by weight size) to 511 or 64 on Hopper (sm_90a builds): the wgmma kernel
+//    (weight_wgmma_gemm.cuh, which states the bounds), the policy's fragments dequantized in registers
+//    to tinygemm's bf16 value (one bf16 fma, rounded once; then f16 for f16 x);
+//  - larger m, or m > 32 elsewhere: W is dequantized to that same value into a scratch buffer and the
+//    product runs in cuBLASLt (bench/NOTES.md has the measurements behind the thresholds).
 #include "../common/backend.h"
 #include "weight_only_gemm.cuh"
 #include "weight_wgmma_gemm.cuh"
@@ -163,21 +163,21 @@ struct Int4TiledWeights {
 };
 
 template <int T, int Dtype>
-tao_status fused(tao_ctx* ctx, const Int4LinearCall& c, const char* op) {
+tao_status fused(tao_ctx* ctx, const Int4LinearCall& c, bool wgmma, const char* op) {
   const int group_shift = __builtin_ctz((unsigned)c.group), gs_shift = group_shift < 7 ? group_shift : 7;
   const typename Int4TiledWeights<T>::Args a{(const uint32_t*)c.packed, (const uint32_t*)c.sz, c.g.n, c.g.k_outer, group_shift, gs_shift,
                                              128 >> gs_shift, (int32_t)(c.g.k / c.group - 1),
                                              gs_shift == 5 ? 0xF : gs_shift == 6 ? 0xA : 0x8};
   const wo::Shape s{c.m, c.g.n, c.g.k, 0, 0, 0, c.x, c.bias, c.y, nullptr, nullptr};
-  if (c.m >= wo::dense_from_m()) return wg::launch<Int4TiledWeights<T>, Dtype>(ctx, a, s, op);
+  if (wgmma) return wg::launch<Int4TiledWeights<T>, Dtype>(ctx, a, s, op);
   return wo::launch<Int4TiledWeights<T>, Act<Dtype>>(ctx, a, s, op);
 }
 
 template <int Dtype>
-tao_status fused_tiles(tao_ctx* ctx, const Int4LinearCall& c, const char* op) {
-  if (c.g.tiles == 2) return fused<2, Dtype>(ctx, c, op);
-  if (c.g.tiles == 4) return fused<4, Dtype>(ctx, c, op);
-  return fused<8, Dtype>(ctx, c, op);
+tao_status fused_tiles(tao_ctx* ctx, const Int4LinearCall& c, bool wgmma, const char* op) {
+  if (c.g.tiles == 2) return fused<2, Dtype>(ctx, c, wgmma, op);
+  if (c.g.tiles == 4) return fused<4, Dtype>(ctx, c, wgmma, op);
+  return fused<8, Dtype>(ctx, c, wgmma, op);
 }
 
 // W dequantized (bf16, then cast for f16) into a scratch buffer, then cuBLASLt.
@@ -196,9 +196,10 @@ tao_status dequantize_then_gemm(tao_ctx* ctx, const Int4LinearCall& c) {
 
 tao_status int4_tiled_linear(tao_ctx* ctx, const Int4LinearCall& c) {
   const char* op = "tao_linear_int4_tensor_core_tiled";
-  if (c.m >= wo::dense_from_m() && (!wg::wgmma_usable(ctx, c.x, c.y, c.m, c.g.n, c.g.k) || c.m >= wg::wgmma_until_m(c.g.n, c.g.k)))
-    return dequantize_then_gemm(ctx, c);
-  return c.dtype == TAO_F16 ? fused_tiles<TAO_F16>(ctx, c, op) : fused_tiles<TAO_BF16>(ctx, c, op);
+  const bool wgmma = c.m >= wg::wgmma_from_m(c.g.n, c.g.k) && c.m < wg::wgmma_until_m(c.g.n, c.g.k) &&
+                     wg::wgmma_usable(ctx, c.x, c.y, c.m, c.g.n, c.g.k);
+  if (!wgmma && c.m >= wo::dense_from_m()) return dequantize_then_gemm(ctx, c);
+  return c.dtype == TAO_F16 ? fused_tiles<TAO_F16>(ctx, c, wgmma, op) : fused_tiles<TAO_BF16>(ctx, c, wgmma, op);
 }
 
 }  // namespace cuda

@@ -29,8 +29,7 @@ namespace tao {
 namespace cuda {
 namespace wg {
 
-constexpr int kThreads = 256;  // two warpgroups
-constexpr int kCols = 128;     // output columns per block
+constexpr int kCopyThreads = 256;  // threads that copy x tiles (the first two warpgroups)
 constexpr int kStepK = 128;    // k per step
 constexpr int kStages = 4;     // x tiles in shared memory
 
@@ -84,8 +83,9 @@ __device__ __forceinline__ void cp_async_wait() {
 
 // Block (column block cb, split sp, row block rb), row blocks fastest so the blocks reading one
 // weight tile run together and share it through L2.
-template <class P, int Dtype, int MT>
-__global__ void __launch_bounds__(kThreads, 1) weight_wgmma_kernel(const typename P::Args a, const wo::Shape s) {
+template <class P, int Dtype, int MT, int WGS>
+__global__ void __launch_bounds__(128 * WGS, 1) weight_wgmma_kernel(const typename P::Args a, const wo::Shape s) {
+  constexpr int kThreads = 128 * WGS, kCols = 64 * WGS;
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using A = Act<Dtype>;
   extern __shared__ uint8_t smem_raw[];
@@ -122,7 +122,7 @@ __global__ void __launch_bounds__(kThreads, 1) weight_wgmma_kernel(const typenam
   auto step = [&](int i, uint32_t(&f)[8][4], uint32_t(&next)[8][4], typename P::Raw& r) {
     cp_async_wait<kStages - 3>();
     __syncthreads();
-    if (i + kStages - 2 < steps) copy_x((int32_t)(k_begin + (i + kStages - 2) * kStepK), tile(i + kStages - 2));
+    if (i + kStages - 2 < steps && threadIdx.x < kCopyThreads) copy_x((int32_t)(k_begin + (i + kStages - 2) * kStepK), tile(i + kStages - 2));
     else asm volatile("cp.async.commit_group;\n" ::: "memory");
     wgmma::fence();
 #pragma unroll
@@ -136,7 +136,7 @@ __global__ void __launch_bounds__(kThreads, 1) weight_wgmma_kernel(const typenam
 
 #pragma unroll
   for (int st = 0; st < kStages - 2; ++st) {
-    if (st < steps) copy_x((int32_t)(k_begin + st * kStepK), tile(st));
+    if (st < steps && threadIdx.x < kCopyThreads) copy_x((int32_t)(k_begin + st * kStepK), tile(st));
     else asm volatile("cp.async.commit_group;\n" ::: "memory");
   }
   P::load(a, cur, 0, raw[0]);
@@ -195,14 +195,18 @@ __global__ void __launch_bounds__(kThreads, 1) weight_wgmma_kernel(const typenam
 // capability 9.0 device, x and y 16-byte aligned, k and n multiples of 8, m·k < 2^31.
 bool wgmma_usable(tao_ctx* ctx, const void* x, const void* y, int64_t m, int64_t n, int64_t k);
 
-// m from which the dequantize + cuBLASLt path beats this kernel for an n × k weight (H100, bench/NOTES.md):
-// 512 for weights of 2^25 elements or more (e.g. 28672 × 4096, 4096 × 14336), where the kernel is
-// 1.4-3× faster at m = 64-256; 65 below (4096 × 4096, 6144 × 4096), where the dequantized scratch is small
-// and cuBLASLt wins from m = 128. $TAO_WEIGHT_ONLY_WGMMA_UNTIL_M overrides it (benchmarks compare both).
+// Weights of at least this many elements (e.g. 28672 × 4096, 4096 × 14336) take this kernel from
+// m = 17 to 511; smaller ones (4096 × 4096, 6144 × 4096) only for 33 <= m <= 64 (H100, bench/NOTES.md:
+// there the small-m kernel is as fast up to 32 and the dequantized scratch + cuBLASLt wins from 128).
+constexpr int64_t kLargeWeight = int64_t(1) << 25;
+// First m this kernel serves for an n × k weight.
+inline int64_t wgmma_from_m(int64_t n, int64_t k) { return n * k >= kLargeWeight ? 17 : 33; }
+// m from which dequantize + cuBLASLt serves instead, or $TAO_WEIGHT_ONLY_WGMMA_UNTIL_M when set
+// (benchmarks compare both paths with it).
 inline int64_t wgmma_until_m(int64_t n, int64_t k) {
   const char* env = getenv("TAO_WEIGHT_ONLY_WGMMA_UNTIL_M");
   if (env && *env) return atoll(env);
-  return n * k >= (int64_t(1) << 25) ? 512 : 65;
+  return n * k >= kLargeWeight ? 512 : 65;
 }
 
 // Launches the kernel for s.m rows: MT = 64 rows per block up to m = 64, else 128; k-splits as in
@@ -210,9 +214,9 @@ inline int64_t wgmma_until_m(int64_t n, int64_t k) {
 template <class P, int Dtype>
 tao_status launch(tao_ctx* ctx, const typename P::Args& a, wo::Shape s, const char* op) {
   TAO_TRY(use_device(ctx, op));
-  auto go = [&](auto mt) -> tao_status {
-    constexpr int MT = decltype(mt)::value;
-    auto* kernel = weight_wgmma_kernel<P, Dtype, MT>;
+  auto go = [&](auto mt, auto wgs) -> tao_status {
+    constexpr int MT = decltype(mt)::value, WGS = decltype(wgs)::value, kThreads = 128 * WGS, kCols = 64 * WGS;
+    auto* kernel = weight_wgmma_kernel<P, Dtype, MT, WGS>;
     constexpr int smem = kStages * tile_bytes<MT>() + 1024;
     static_assert(MT * (kCols + 8) * 2 <= kStages * tile_bytes<MT>(), "the output tile reuses the x tiles");
     static int resident = 0;  // blocks per SM, from the occupancy calculator
@@ -228,8 +232,9 @@ tao_status launch(tao_ctx* ctx, const typename P::Args& a, wo::Shape s, const ch
     const uint64_t blocks = (uint64_t)tiles * s.splits;
     return wo::launch_with_partials(ctx, s, op, [&] { kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(a, s); });
   };
-  if (s.m <= 64) return go(std::integral_constant<int, 64>());
-  return go(std::integral_constant<int, 128>());
+  // Two warpgroups per block measured best (three or four: equal or slower, bench/NOTES.md).
+  if (s.m <= 64) return go(std::integral_constant<int, 64>(), std::integral_constant<int, 2>());
+  return go(std::integral_constant<int, 128>(), std::integral_constant<int, 2>());
 }
 
 }  // namespace wg
