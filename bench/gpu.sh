@@ -16,7 +16,7 @@ cmake -S . -B build -DTAO_CUDA=on -DTAO_CUDA_ARCHS="${1:-90a}" > "$OUT/build.log
 grep "tao:" "$OUT/build.log"
 test_rc=0
 if [ "${2:-all}" != bench ]; then
-  "$BUN" test 2>&1 | tee "$OUT/test.log" | tail -25
+  "$BUN" test --timeout=120000 2>&1 | tee "$OUT/test.log" | tail -25
   test_rc=${PIPESTATUS[0]}
 fi
 [ "${2:-all}" = test ] && exit "$test_rc"
