@@ -11,6 +11,8 @@ BUN="${BUN:-$(command -v bun || true)}"
 if [ -z "$BUN" ]; then
   xz -dc .carry/bun.xz > /tmp/bun && chmod +x /tmp/bun && BUN=/tmp/bun || { echo "no bun and no .carry/bun.xz"; exit 1; }
 fi
+# JS dependencies carried without the bun/deno binaries (tar czf .carry/nm.tgz node_modules minus those).
+[ -f .carry/nm.tgz ] && tar xzf .carry/nm.tgz
 cmake -S . -B build -DTAO_CUDA=on -DTAO_CUDA_ARCHS="${1:-90a}" > "$OUT/build.log" 2>&1 &&
   cmake --build build -j"$(nproc)" >> "$OUT/build.log" 2>&1 || { tail -50 "$OUT/build.log"; exit 1; }
 grep "tao:" "$OUT/build.log"
@@ -31,5 +33,6 @@ export TAO_BENCH_OUT="$OUT"
 "$BUN" bench/llama_ops.ts 2>&1 | tee "$OUT/bench-llama-ops.log"
 g++ -O2 -std=c++17 -Iinclude bench/native/weight_only_probe.cpp -Lbuild -ltao -Wl,-rpath,"$PWD/build" -o /tmp/weight_only_probe &&
   /tmp/weight_only_probe check > "$OUT/probe-check.log" 2>&1; tail -1 "$OUT/probe-check.log"
+"$BUN" bench/llama.ts 2>&1 | tee "$OUT/bench-llama.log"
 "$BUN" bench/demo.ts 2>&1 | tee "$OUT/demo.log"
 exit "$test_rc"

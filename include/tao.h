@@ -93,6 +93,10 @@ TAO_API tao_status tao_ctx_destroy(tao_ctx* ctx);
 TAO_API tao_status tao_ctx_device(tao_ctx* ctx, int32_t* out);
 /* Blocks until all work enqueued on the context has finished (and reports asynchronous errors). */
 TAO_API tao_status tao_ctx_synchronize(tao_ctx* ctx);
+/* Device memory of ctx's device held by tao's stream-ordered pool: bytes in use now (*used) and the
+ * most in use at once since the last reset (*peak); reset_peak != 0 then starts a new peak from now.
+ * CUDA contexts only (the CPU answers TAO_ERR_UNSUPPORTED). Either pointer may be NULL. */
+TAO_API tao_status tao_ctx_memory(tao_ctx* ctx, uint64_t* used, uint64_t* peak, int32_t reset_peak);
 
 #define TAO_MATHLIB_CUBLASLT 1
 #define TAO_MATHLIB_CUSPARSELT 2

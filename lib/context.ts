@@ -82,6 +82,17 @@ export class Context extends NativeResource {
     check(native.tao_ctx_synchronize(this.handle("Context.synchronize")), "Context.synchronize");
   }
 
+  /**
+   * Device memory held by tao's pool on this context's device: bytes in use now and the most in use at
+   * once since the last `resetPeak` (CUDA only; the CPU is a TaoError UNSUPPORTED).
+   */
+  memory(opts: { resetPeak?: boolean } = {}): { used: number; peak: number } {
+    const used = new BigUint64Array(1), peak = new BigUint64Array(1);
+    const op = "Context.memory";
+    check(native.tao_ctx_memory(this.handle(op), used, peak, opts.resetPeak ? 1 : 0), op);
+    return { used: Number(used[0]), peak: Number(peak[0]) };
+  }
+
   /** Loads the math libraries of `mask` (MathLib bits) now rather than at first use (CUDA only). */
   initMathlibs(mask: number = MathLib.CUBLASLT | MathLib.CUSPARSELT): void {
     check(native.tao_ctx_init_mathlibs(this.handle("Context.initMathlibs"), mask), "Context.initMathlibs");

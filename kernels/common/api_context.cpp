@@ -47,7 +47,7 @@ tao_status tao_ctx_create(int32_t device, tao_ctx** out) {
 #else
   if (device >= 0) return fail(TAO_ERR_UNAVAILABLE, op, "this libtao was built without CUDA (device %d requested)", device);
 #endif
-  tao_ctx* ctx = new (std::nothrow) tao_ctx{device, nullptr, false, nullptr, nullptr, nullptr};
+  tao_ctx* ctx = new (std::nothrow) tao_ctx{device, nullptr, false, nullptr, nullptr, nullptr, nullptr};
   if (!ctx) return fail(TAO_ERR_OUT_OF_MEMORY, op, "cannot allocate a context");
 #ifdef TAO_WITH_CUDA
   if (device >= 0) {
@@ -88,6 +88,17 @@ tao_status tao_ctx_synchronize(tao_ctx* ctx) {
   if (ctx->device >= 0) return cuda::synchronize(ctx, "tao_ctx_synchronize");
 #endif
   return TAO_OK;
+}
+
+tao_status tao_ctx_memory(tao_ctx* ctx, uint64_t* used, uint64_t* peak, int32_t reset_peak) {
+  const char* op = "tao_ctx_memory";
+  TAO_TRY(check_ctx(ctx, op));
+  if (ctx->device < 0) return cpu_only_unsupported(op);
+#ifdef TAO_WITH_CUDA
+  return cuda::memory_stats(ctx, used, peak, reset_peak != 0);
+#else
+  return TAO_OK;
+#endif
 }
 
 tao_status tao_ctx_init_mathlibs(tao_ctx* ctx, int32_t which) {

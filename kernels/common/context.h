@@ -11,6 +11,7 @@ struct tao_ctx {
   void* mathlibs;   // tao::cuda::MathLibs*, created on first use
   void* counters;   // uint32 [tao::cuda::kSplitCounters] on the device, zero between kernels (split-K semaphores)
   void* splt_plans; // tao::cuda::SpltPlans*: cuSPARSELt plans by shape, created on first use
+  void* capture_allocs;  // tao::cuda::CaptureAllocs*: blocks allocated while a capture is open (their addresses are graph-owned)
 };
 
 struct tao_event {

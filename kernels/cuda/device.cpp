@@ -6,6 +6,8 @@
 #include <cuda_runtime.h>
 
 #include <atomic>
+#include <utility>
+#include <vector>
 #include <cstdio>
 
 #include "../common/json.h"
@@ -61,6 +63,24 @@ tao_status ctx_init(tao_ctx* ctx) {
   return TAO_OK;
 }
 
+// Blocks cudaMallocAsync returned while a capture is open: graph-owned addresses, which
+// cudaPointerGetAttributes does not know until the graph runs; check_pointer accepts them by range.
+struct CaptureAllocs {
+  std::vector<std::pair<uintptr_t, uint64_t>> blocks;
+};
+
+static CaptureAllocs& capture_allocs(tao_ctx* ctx) {
+  if (!ctx->capture_allocs) ctx->capture_allocs = new CaptureAllocs();
+  return *(CaptureAllocs*)ctx->capture_allocs;
+}
+
+static bool allocated_in_capture(tao_ctx* ctx, const void* p) {
+  if (!ctx->capturing || !ctx->capture_allocs) return false;
+  for (const auto& [base, bytes] : ((CaptureAllocs*)ctx->capture_allocs)->blocks)
+    if ((uintptr_t)p >= base && (uintptr_t)p < base + bytes) return true;
+  return false;
+}
+
 tao_status ctx_release(tao_ctx* ctx) {
   const char* op = "tao_ctx_destroy";
   CUDA_TRY(op, cudaSetDevice(ctx->device));
@@ -74,9 +94,27 @@ tao_status ctx_release(tao_ctx* ctx) {
   cudaError_t e2 = cudaStreamDestroy(stream_of(ctx));
   cudaError_t e3 = cudaFree(ctx->counters);
   g_live_contexts.fetch_sub(1);
+  delete (CaptureAllocs*)ctx->capture_allocs;
+  ctx->capture_allocs = nullptr;
   if (e1 != cudaSuccess) return cuda_fail(e1, op, "cudaStreamSynchronize");
   if (e2 != cudaSuccess) return cuda_fail(e2, op, "cudaStreamDestroy");
   if (e3 != cudaSuccess) return cuda_fail(e3, op, "cudaFree(counters)");
+  return TAO_OK;
+}
+
+tao_status memory_stats(tao_ctx* ctx, uint64_t* used, uint64_t* peak, bool reset_peak) {
+  const char* op = "tao_ctx_memory";
+  cudaMemPool_t pool;
+  CUDA_TRY(op, cudaDeviceGetDefaultMemPool(&pool, ctx->device));
+  uint64_t now = 0, high = 0;
+  CUDA_TRY(op, cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemCurrent, &now));
+  CUDA_TRY(op, cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &high));
+  if (used) *used = now;
+  if (peak) *peak = high;
+  if (reset_peak) {
+    uint64_t zero = 0;  // the documented way to reset the high-water mark
+    CUDA_TRY(op, cudaMemPoolSetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &zero));
+  }
   return TAO_OK;
 }
 
@@ -99,6 +137,7 @@ tao_status alloc(tao_ctx* ctx, uint64_t bytes, void** out) {
                 "cannot allocate %llu bytes on cuda:%d (%llu of %llu bytes free): %s", (unsigned long long)bytes,
                 ctx->device, (unsigned long long)free_b, (unsigned long long)total_b, cudaGetErrorString(e));
   }
+  if (ctx->capturing) capture_allocs(ctx).blocks.emplace_back((uintptr_t)p, bytes);
   *out = p;
   return TAO_OK;
 }
@@ -133,7 +172,7 @@ tao_status check_pointer(tao_ctx* ctx, const void* p, const char* op, const char
     cudaGetLastError();
     a.type = cudaMemoryTypeUnregistered;
   }
-  const bool on_device = a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
+  const bool on_device = a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged || allocated_in_capture(ctx, p);
   if (ctx->device < 0) {
     if (a.type == cudaMemoryTypeDevice)
       return fail(TAO_ERR_DEVICE_MISMATCH, op, "%s is memory of cuda:%d but the context is the CPU", name, a.device);
@@ -171,6 +210,7 @@ void event_destroy(tao_event* ev) {
 
 tao_status graph_begin(tao_ctx* ctx) {
   CUDA_TRY("tao_graph_begin", cudaStreamBeginCapture(stream_of(ctx), cudaStreamCaptureModeRelaxed));
+  capture_allocs(ctx).blocks.clear();
   ctx->capturing = true;
   return TAO_OK;
 }
@@ -179,6 +219,7 @@ tao_status graph_end(tao_ctx* ctx, void** exec) {
   const char* op = "tao_graph_end";
   cudaGraph_t g = nullptr;
   ctx->capturing = false;
+  if (ctx->capture_allocs) ((CaptureAllocs*)ctx->capture_allocs)->blocks.clear();
   CUDA_TRY(op, cudaStreamEndCapture(stream_of(ctx), &g));
   cudaGraphExec_t x = nullptr;
   cudaError_t e = cudaGraphInstantiate(&x, g, 0);

@@ -29,6 +29,8 @@ int device_count(std::string* why);
 tao_status ctx_init(tao_ctx* ctx);
 tao_status ctx_release(tao_ctx* ctx);
 tao_status synchronize(tao_ctx* ctx, const char* op);
+// Bytes the device's default pool has in use now and at most since the last reset (tao_ctx_memory).
+tao_status memory_stats(tao_ctx* ctx, uint64_t* used, uint64_t* peak, bool reset_peak);
 tao_status alloc(tao_ctx* ctx, uint64_t bytes, void** out);
 tao_status release(tao_ctx* ctx, void* ptr);
 tao_status copy(tao_ctx* ctx, void* dst, const void* src, uint64_t bytes, int kind);

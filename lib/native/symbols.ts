@@ -19,6 +19,7 @@ export const symbols = {
   tao_ctx_destroy: { args: ["ptr"], result: "i32" },
   tao_ctx_device: { args: ["ptr", "ptr"], result: "i32" },
   tao_ctx_synchronize: { args: ["ptr"], result: "i32" },
+  tao_ctx_memory: { args: ["ptr", "ptr", "ptr", "i32"], result: "i32" },
   tao_ctx_init_mathlibs: { args: ["ptr", "i32"], result: "i32" },
 
   tao_alloc: { args: ["ptr", "u64", "ptr"], result: "i32" },

@@ -1,0 +1,85 @@
+/**
+ * Llama decode benchmark, torchao's llama table from TypeScript: per quantization scheme, decode
+ * tokens/s at each batch (one decode step = a replayed CUDA graph), time to first token of a prompt,
+ * weight and peak device memory, and accuracy against the unquantized model (top-1 agreement and logit
+ * SQNR over teacher-forced greedy steps). Synthetic weights (nothing to download): llama3-8b shapes on
+ * a GPU, the small `tiny` preset on a CPU.
+ *
+ *   bun bench/llama.ts [--device cuda:0|cpu] [--preset llama3-8b] [--schemes bf16,int4wo-128,...]
+ *                      [--batches 1,8] [--steps 64] [--prompt 512]
+ *
+ * Writes llama-<preset>-<device>.json and a bar chart (SVG) of tokens/s under $TAO_BENCH_OUT.
+ */
+import { parseArgs } from "node:util";
+import { Context, Llama, llamaPreset, Tensor, type AffineQuantizedTensor, type Module } from "../lib/index.ts";
+import { llamaScheme } from "../lib/cli/schemes.ts";
+import { invalid } from "../lib/errors.ts";
+import { bestDevice } from "./harness.ts";
+import { report, type Row } from "./report.ts";
+import { barChart } from "./plot.ts";
+import { agreement, decodeSeconds, prefillSeconds } from "./llama_timing.ts";
+
+const { values } = parseArgs({
+  options: {
+    device: { type: "string" }, preset: { type: "string" }, schemes: { type: "string" },
+    batches: { type: "string", default: "1,8" }, steps: { type: "string", default: "64" }, prompt: { type: "string", default: "512" },
+  },
+});
+const device = values.device ?? bestDevice();
+const gpu = device !== "cpu";
+const config = llamaPreset(values.preset ?? (gpu ? "llama3-8b" : "tiny"));
+const dtype = gpu ? "bf16" : "f32";
+const batches = values.batches!.split(",").map(Number), steps = Number(values.steps), promptLen = Number(values.prompt);
+// bf16 first: the reference of the speedup and accuracy columns. Weights are bf16 on the GPU, f32 on
+// the CPU, then each scheme's quantization (lib/cli/schemes.ts; every Linear, lm_head included).
+const names = (values.schemes ?? (gpu ? "bf16,int8wo,int4wo-64,int4wo-128,w8a8,float8-row" : "f32,int8wo,int4wo-64,w8a8")).split(",");
+const schemes = names.map((n) => llamaScheme(n) ?? (() => { throw invalid("bench/llama", `unknown scheme ${n}`); })());
+const ctx = Context.get(device);
+
+/** Bytes of every parameter of the model (a quantized weight: all its stored tensors). */
+function weightBytes(model: Module): number {
+  let bytes = 0;
+  for (const [, p] of model.namedParameters()) {
+    bytes += p instanceof Tensor ? p.nbytes : Object.values((p as AffineQuantizedTensor).storage).reduce((s, t) => s + t.nbytes, 0);
+  }
+  return bytes;
+}
+
+// The accuracy probe: a fixed prompt and the reference model's greedy continuation, teacher-forced.
+const probe = Int32Array.from({ length: 8 + steps }, (_, i) => (i * 7919 + 13) % config.vocabSize);
+const rows: Row[] = [];
+let reference: Float32Array | null = null, base = 0;
+for (const scheme of schemes) {
+  using model = new Llama(config, { dtype, device, seed: 0 });
+  scheme.apply(model, []);
+  const bytes = weightBytes(model);
+  // Bytes one decode step reads at batch 1: every weight but the embedding table (one row is read).
+  const stepBytes = bytes - config.vocabSize * config.dim * (dtype === "bf16" ? 2 : 4);
+  const { logits, top1, sqnrDb } = agreement(model, probe, reference);
+  if (reference === null) reference = logits;
+  // Peak memory of inference (prefill and decode) on top of what is allocated now (mostly the weights;
+  // building a quantized model from bf16 weights peaks higher, once).
+  if (gpu) ctx.synchronize();
+  const before = gpu ? ctx.memory({ resetPeak: true }).used : 0;
+  const ttft = prefillSeconds(model, promptLen);
+  const row: Row = { scheme: scheme.name, "weights GB": bytes / 1e9 };
+  for (const b of batches) {
+    const s = decodeSeconds(model, b, steps);
+    row[`tok/s b${b}`] = (b * steps) / s;
+    if (b === 1) {
+      if (base === 0) base = (b * steps) / s;
+      row["× first"] = (b * steps) / s / base;
+      if (gpu) row["of bound b1"] = stepBytes / (s / steps) / 3.0e12;
+    }
+  }
+  row[`TTFT ${promptLen} ms`] = ttft * 1e3;
+  if (gpu) row["peak GB"] = ctx.memory().peak / 1e9, row["activations GB"] = (ctx.memory().peak - before) / 1e9;
+  row["top-1 agree"] = top1;
+  row["logit SQNR dB"] = sqnrDb;
+  rows.push(row);
+  console.log(JSON.stringify(row));
+}
+const name = `llama-${values.preset ?? (gpu ? "llama3-8b" : "tiny")}-${device.replace(":", "")}`;
+report(name, `Llama decode (${device}, ${values.preset ?? (gpu ? "llama3-8b" : "tiny")} shapes, synthetic ${dtype} weights, ${steps} steps)`, rows, { config });
+barChart(`${name}.svg`, `tokens/s at batch 1 (${device})`, rows.map((r) => [String(r.scheme), Number(r["tok/s b1"] ?? 0)]));
+ctx.synchronize();
