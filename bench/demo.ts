@@ -1,42 +1,45 @@
 /**
- * The demo (npm run demo): quantize a Llama-3-8B MLP weight (4096 × 14336) with each primitive
- * setting on the best device present and print, per setting, the SQNR of the round trip
- * (dequantize(quantize(w)) against w), the bytes of the quantized weight + qparams at the format's
- * bit width, and the time of choose_qparams + quantize.
+ * The demo (npm run demo), tao's main job on whatever machine it runs: (1) the Llama decode benchmark
+ * at a size that fits (llama3-8b shapes with synthetic bf16 weights on a GPU, the small `tiny` preset on
+ * a CPU): tokens/s per quantization scheme, speedup, weight memory and accuracy against the unquantized
+ * model; (2) the real model shipped in the package (stories260K) telling a story, streamed token by
+ * token. Nothing is downloaded.
+ *
+ *   bun bench/demo.ts [--device cpu|cuda:0] [--steps N]
  */
 import { parseArgs } from "node:util";
-import { capabilities, chooseQParamsAffine, dequantizeAffine, dtypeSize, quantizeAffine, randn, sqnr, type Tensor } from "../lib/index.ts";
-import { bestDevice, timeOn } from "./harness.ts";
-import { report, type Row } from "./report.ts";
-import { settings } from "./settings.ts";
+import { capabilities, generate, Llama, loadStories260K } from "../lib/index.ts";
+import { bestDevice } from "./harness.ts";
+import { table, type Row } from "./report.ts";
+import { runLlamaBench } from "./llama.ts";
 
-const { values } = parseArgs({ options: { device: { type: "string" }, shape: { type: "string", default: "4096,14336" } } });
+const { values } = parseArgs({ options: { device: { type: "string" }, steps: { type: "string", default: "32" } } });
 const device = values.device ?? bestDevice();
-const shape = values.shape!.split(",").map(Number);
 const caps = capabilities();
 const where = device === "cpu" ? `CPU (${caps.cpu.threads} threads)` : `${device} (${caps.cuda.devices[0]?.name})`;
-console.log(`tao ${caps.version}: quantizing a ${shape.join("×")} bf16 weight on ${where}`);
+console.log(`tao ${caps.version} on ${where}\n`);
 
-const w = randn(shape, { dtype: "bf16", device, seed: 0 });
-const numel = w.numel;
-const bytesOf = (t: Tensor | null) => (t ? t.numel * dtypeSize(t.dtype) : 0);
-const rows: Row[] = [{ setting: "bf16 (reference)", torchao: "-", "SQNR dB": Infinity, MB: (numel * 2) / 1e6, "× smaller": 1, "quantize us": 0 }];
+// (1) Speed per scheme.
+const steps = Number(values.steps);
+const { rows, preset } = runLlamaBench({ device, batches: [1], steps, prompt: 128 }, false);
+const ref = Object.keys(rows[0]!).find((k) => k.startsWith("× "))!;
+const shown: Row[] = rows.map((r) => ({
+  scheme: r.scheme!, "tokens/s": r["tok/s b1"]!, [`speedup vs ${String(ref).slice(2)}`]: r[ref]!, "weights MB": Number(r["weights GB"]) * 1e3,
+  [`top-1 agree (${8 + steps} steps)`]: r["top-1 agree"]!, "logit SQNR dB": r["logit SQNR dB"]!,
+}));
+console.log(`Llama decode, ${preset} shapes, synthetic weights, batch 1, one CUDA graph per token on a GPU:\n`);
+console.log(table(shown));
 
-for (const s of settings) {
-  const block = s.block(shape);
-  const qopts = { zeroPointDomain: s.opts.zeroPointDomain };
-  const quantize = () => {
-    const { scale, zeroPoint } = chooseQParamsAffine(w, s.mapping, block, s.target, s.opts);
-    return { scale, zeroPoint, q: quantizeAffine(w, block, scale, zeroPoint, s.target, qopts) };
-  };
-  const { scale, zeroPoint, q } = quantize();
-  const back = dequantizeAffine(q, block, scale, zeroPoint, s.target, { ...qopts, outputDtype: "bf16" });
-  const bytes = (numel * s.bits) / 8 + bytesOf(scale) + bytesOf(zeroPoint);
-  const t = await timeOn(device, () => {
-    const r = quantize();
-    r.scale.dispose(), r.zeroPoint?.dispose(), r.q.dispose();
-  });
-  rows.push({ setting: s.name, torchao: s.torchao, "SQNR dB": sqnr(w, back), MB: bytes / 1e6, "× smaller": (numel * 2) / bytes, "quantize us": t.us });
-  for (const x of [scale, zeroPoint, q, back]) x?.dispose();
+// (2) The real model.
+const { checkpoint, tokenizer } = loadStories260K({ device });
+using model = Llama.fromCheckpoint(checkpoint);
+checkpoint.dispose();
+const prompt = "Once upon a time";
+process.stdout.write(`\nstories260K (${device}, f32) continues "${prompt}":\n\n${prompt}`);
+const t0 = performance.now();
+let n = 0;
+for (const token of generate(model, tokenizer, prompt, { maxTokens: 200, temperature: 0.8, topK: 40, seed: 42 })) {
+  process.stdout.write(token.text);
+  n++;
 }
-report("demo", `Quantization primitives on a ${shape.join("×")} weight (${where})`, rows, { shape, device });
+console.log(`\n\n(${n} tokens, ${((n / (performance.now() - t0)) * 1e3).toFixed(0)} tokens/s including the prompt's prefill)`);

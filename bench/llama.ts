@@ -19,22 +19,18 @@ import { report, type Row } from "./report.ts";
 import { barChart } from "./plot.ts";
 import { agreement, decodeSeconds, prefillSeconds } from "./llama_timing.ts";
 
-const { values } = parseArgs({
-  options: {
-    device: { type: "string" }, preset: { type: "string" }, schemes: { type: "string" },
-    batches: { type: "string", default: "1,8" }, steps: { type: "string", default: "64" }, prompt: { type: "string", default: "512" },
-  },
-});
-const device = values.device ?? bestDevice();
-const gpu = device !== "cpu";
-const config = llamaPreset(values.preset ?? (gpu ? "llama3-8b" : "tiny"));
-const dtype = gpu ? "bf16" : "f32";
-const batches = values.batches!.split(",").map(Number), steps = Number(values.steps), promptLen = Number(values.prompt);
-// bf16 first: the reference of the speedup and accuracy columns. Weights are bf16 on the GPU, f32 on
-// the CPU, then each scheme's quantization (lib/cli/schemes.ts; every Linear, lm_head included).
-const names = (values.schemes ?? (gpu ? "bf16,int8wo,int4wo-64,int4wo-128,w8a8,float8-row" : "f32,int8wo,int4wo-64,w8a8")).split(",");
-const schemes = names.map((n) => llamaScheme(n) ?? (() => { throw invalid("bench/llama", `unknown scheme ${n}`); })());
-const ctx = Context.get(device);
+/** What one benchmark run covers. */
+export interface LlamaBenchOptions {
+  device: string;
+  /** Preset name (default: llama3-8b on a GPU, tiny on the CPU). */
+  preset?: string;
+  /** Scheme names (lib/cli/schemes.ts), the first being the reference of the speedup and accuracy columns. */
+  schemes?: string[];
+  batches?: number[];
+  steps?: number;
+  /** Prompt length of the time-to-first-token column. */
+  prompt?: number;
+}
 
 /** Bytes of every parameter of the model (a quantized weight: all its stored tensors). */
 function weightBytes(model: Module): number {
@@ -45,41 +41,68 @@ function weightBytes(model: Module): number {
   return bytes;
 }
 
-// The accuracy probe: a fixed prompt and the reference model's greedy continuation, teacher-forced.
-const probe = Int32Array.from({ length: 8 + steps }, (_, i) => (i * 7919 + 13) % config.vocabSize);
-const rows: Row[] = [];
-let reference: Float32Array | null = null, base = 0;
-for (const scheme of schemes) {
-  using model = new Llama(config, { dtype, device, seed: 0 });
-  scheme.apply(model, []);
-  const bytes = weightBytes(model);
-  // Bytes one decode step reads at batch 1: every weight but the embedding table (one row is read).
-  const stepBytes = bytes - config.vocabSize * config.dim * (dtype === "bf16" ? 2 : 4);
-  const { logits, top1, sqnrDb } = agreement(model, probe, reference);
-  if (reference === null) reference = logits;
-  // Peak memory of inference (prefill and decode) on top of what is allocated now (mostly the weights;
-  // building a quantized model from bf16 weights peaks higher, once).
-  if (gpu) ctx.synchronize();
-  const before = gpu ? ctx.memory({ resetPeak: true }).used : 0;
-  const ttft = prefillSeconds(model, promptLen);
-  const row: Row = { scheme: scheme.name, "weights GB": bytes / 1e9 };
-  for (const b of batches) {
-    const s = decodeSeconds(model, b, steps);
-    row[`tok/s b${b}`] = (b * steps) / s;
-    if (b === 1) {
-      if (base === 0) base = (b * steps) / s;
-      row["× first"] = (b * steps) / s / base;
-      if (gpu) row["of bound b1"] = stepBytes / (s / steps) / 3.0e12;
+/** Runs the benchmark (one row per scheme, each printed as JSON when `log`); returns the rows and the preset's name. */
+export function runLlamaBench(opts: LlamaBenchOptions, log = true): { rows: Row[]; preset: string; dtype: string } {
+  const { device, batches = [1, 8], steps = 64, prompt: promptLen = 512 } = opts;
+  const gpu = device !== "cpu";
+  const preset = opts.preset ?? (gpu ? "llama3-8b" : "tiny");
+  const config = llamaPreset(preset);
+  // Weights are bf16 on the GPU, f32 on the CPU, then each scheme's quantization (every Linear, lm_head included).
+  const dtype = gpu ? "bf16" : "f32";
+  const names = opts.schemes ?? (gpu ? ["bf16", "int8wo", "int4wo-64", "int4wo-128", "w8a8", "float8-row"] : ["f32", "int8wo", "int4wo-64", "w8a8"]);
+  const schemes = names.map((n) => llamaScheme(n) ?? (() => { throw invalid("bench/llama", `unknown scheme ${n}`); })());
+  const ctx = Context.get(device);
+  // The accuracy probe: one fixed token sequence, teacher-forced through every model.
+  const probe = Int32Array.from({ length: 8 + steps }, (_, i) => (i * 7919 + 13) % config.vocabSize);
+  const rows: Row[] = [];
+  let reference: Float32Array | null = null, base = 0;
+  for (const scheme of schemes) {
+    using model = new Llama(config, { dtype, device, seed: 0 });
+    scheme.apply(model, []);
+    const bytes = weightBytes(model);
+    // Bytes one decode step reads at batch 1: every weight but the embedding table (one row is read).
+    const stepBytes = bytes - config.vocabSize * config.dim * (dtype === "bf16" ? 2 : 4);
+    const { logits, top1, sqnrDb } = agreement(model, probe, reference);
+    if (reference === null) reference = logits;
+    // Peak memory of inference (prefill and decode) on top of what is allocated now (mostly the weights;
+    // building a quantized model from bf16 weights peaks higher, once).
+    if (gpu) ctx.synchronize();
+    const before = gpu ? ctx.memory({ resetPeak: true }).used : 0;
+    const ttft = prefillSeconds(model, promptLen);
+    const row: Row = { scheme: scheme.name, "weights GB": bytes / 1e9 };
+    for (const b of batches) {
+      const s = decodeSeconds(model, b, steps);
+      row[`tok/s b${b}`] = (b * steps) / s;
+      if (b === batches[0]) {
+        if (base === 0) base = (b * steps) / s;
+        row[`× ${names[0]}`] = (b * steps) / s / base;
+        if (gpu && b === 1) row["of bound b1"] = stepBytes / (s / steps) / 3.0e12;
+      }
     }
+    row[`TTFT ${promptLen} ms`] = ttft * 1e3;
+    if (gpu) row["peak GB"] = ctx.memory().peak / 1e9, row["activations GB"] = (ctx.memory().peak - before) / 1e9;
+    row["top-1 agree"] = top1;
+    row["logit SQNR dB"] = sqnrDb;
+    rows.push(row);
+    if (log) console.log(JSON.stringify(row));
   }
-  row[`TTFT ${promptLen} ms`] = ttft * 1e3;
-  if (gpu) row["peak GB"] = ctx.memory().peak / 1e9, row["activations GB"] = (ctx.memory().peak - before) / 1e9;
-  row["top-1 agree"] = top1;
-  row["logit SQNR dB"] = sqnrDb;
-  rows.push(row);
-  console.log(JSON.stringify(row));
+  ctx.synchronize();
+  return { rows, preset, dtype };
 }
-const name = `llama-${values.preset ?? (gpu ? "llama3-8b" : "tiny")}-${device.replace(":", "")}`;
-report(name, `Llama decode (${device}, ${values.preset ?? (gpu ? "llama3-8b" : "tiny")} shapes, synthetic ${dtype} weights, ${steps} steps)`, rows, { config });
-barChart(`${name}.svg`, `tokens/s at batch 1 (${device})`, rows.map((r) => [String(r.scheme), Number(r["tok/s b1"] ?? 0)]));
-ctx.synchronize();
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      device: { type: "string" }, preset: { type: "string" }, schemes: { type: "string" },
+      batches: { type: "string", default: "1,8" }, steps: { type: "string", default: "64" }, prompt: { type: "string", default: "512" },
+    },
+  });
+  const device = values.device ?? bestDevice();
+  const { rows, preset, dtype } = runLlamaBench({
+    device, preset: values.preset, schemes: values.schemes?.split(","), batches: values.batches!.split(",").map(Number),
+    steps: Number(values.steps), prompt: Number(values.prompt),
+  });
+  const name = `llama-${preset}-${device.replace(":", "")}`;
+  report(name, `Llama decode (${device}, ${preset} shapes, synthetic ${dtype} weights, ${values.steps} steps)`, rows, { preset });
+  barChart(`${name}.svg`, `tokens/s at batch 1 (${device})`, rows.map((r) => [String(r.scheme), Number(r["tok/s b1"] ?? 0)]));
+}
