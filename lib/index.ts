@@ -51,6 +51,7 @@ export * from "./models/stories.ts";
 export * from "./models/llama.ts";
 export * from "./models/llama_decode.ts";
 export * from "./models/generate.ts";
+export * from "./models/perplexity.ts";
 export * from "./tokenizer/tokenizer.ts";
 export * from "./tokenizer/llama2c_tokenizer.ts";
 export * from "./tokenizer/hf_tokenizer.ts";

@@ -29,7 +29,7 @@ describe("tao CLI", () => {
   test("--help on the CLI and on every command", () => {
     const top = tao("--help");
     expect(top.code).toBe(0);
-    for (const name of ["info", "quantize", "tokenize", "convert"]) {
+    for (const name of ["info", "quantize", "tokenize", "convert", "generate", "eval"]) {
       expect(top.stdout).toContain(`  ${name} `);
       const r = tao(name, "--help");
       expect(r.code).toBe(0);
@@ -42,7 +42,7 @@ describe("tao CLI", () => {
     const tok = storiesModelPath("tok512.bin");
     const cases: [string[], string][] = [
       [[], "no command given"],
-      [["generate"], 'unknown command "generate"'],
+      [["frobnicate"], 'unknown command "frobnicate"'],
       [["info", "--bogus"], "Unknown option '--bogus'"],
       [["info", "extra"], "expects no arguments"],
       [["quantize", "in.safetensors", "-o", "out.safetensors"], "--config is required"],

@@ -4,9 +4,11 @@ import { infoCommand } from "./info.ts";
 import { quantizeCommand } from "./quantize.ts";
 import { tokenizeCommand } from "./tokenize.ts";
 import { convertCommand } from "./convert.ts";
+import { generateCommand } from "./generate.ts";
+import { evalCommand } from "./eval.ts";
 
 /** The commands, in help order. */
-export const COMMANDS: Command[] = [infoCommand, quantizeCommand, tokenizeCommand, convertCommand];
+export const COMMANDS: Command[] = [infoCommand, quantizeCommand, tokenizeCommand, convertCommand, generateCommand, evalCommand];
 
 function mainHelp(): string {
   return [

@@ -1,0 +1,84 @@
+/**
+ * The named quantization and sparsity schemes a whole Llama can be put in (`--config` of tao generate
+ * and tao eval, the rows of bench/llama_quality.ts): the dtype the model is loaded in, then what is done
+ * to its Linear layers. Every Linear is selected (lm_head too, as torchao's quantize_ does); a layer a
+ * config cannot take stays as it is and is reported. SmoothQuant and Wanda calibrate on token
+ * sequences the caller gives (keep them out of any evaluation slice) through Llama.forward, whose
+ * Linear inputs must reach the layers' inputObserver; where they do not, apply() is a TaoError
+ * saying calibration saw no input.
+ */
+import { fromArray } from "../creation.ts";
+import type { DType } from "../dtypes.ts";
+import { quantize, sparsify, type QuantizeReport } from "../quantization/quant_api.ts";
+import { insertSmoothQuantObservers, smoothQuant } from "../quantization/smoothquant.ts";
+import { semiSparseWeight } from "../sparsity/configs.ts";
+import { WandaSparsifier } from "../sparsity/wanda.ts";
+import type { Llama } from "../models/llama.ts";
+import { CLI_CONFIGS } from "./quantize.ts";
+
+/** How many text pieces SmoothQuant and Wanda calibrate on (the CLI and the quality table). */
+export const CALIBRATION_PIECES = 16;
+
+/** A named scheme. */
+export interface LlamaScheme {
+  name: string;
+  /** One line for tables and --help. */
+  summary: string;
+  /** The dtype the model is loaded in. */
+  dtype: DType;
+  /** Whether apply() runs calibration sequences through the model. */
+  calibrates: boolean;
+  /** Puts the model (loaded in `dtype`) in this scheme; null when it only changes the dtype. */
+  apply(model: Llama, calibration: readonly number[][]): QuantizeReport | null;
+}
+
+/** Runs each sequence through the model (batch 1, a fresh cache each), for the input observers to see. */
+function calibrate(model: Llama, calibration: readonly number[][]): void {
+  for (const ids of calibration) {
+    using cache = model.newCache(1, ids.length);
+    using x = fromArray(Int32Array.from(ids), { shape: [1, ids.length] }).to(model.device);
+    model.forward(x, cache).dispose();
+  }
+}
+
+const dtypeOnly = (name: string, dtype: DType, summary: string): LlamaScheme => ({ name, summary, dtype, calibrates: false, apply: () => null });
+
+const configSchemes: LlamaScheme[] = Object.entries(CLI_CONFIGS).map(([name, make]) => ({
+  name, summary: `quantize(model, ${make().record.name})`, dtype: "f32", calibrates: false, apply: (model) => quantize(model, make()),
+}));
+
+/** Every scheme, in table order. */
+export const LLAMA_SCHEMES: readonly LlamaScheme[] = [
+  dtypeOnly("f32", "f32", "float32 weights and activations (the reference)"),
+  dtypeOnly("bf16", "bf16", "bfloat16 weights and activations"),
+  ...configSchemes,
+  {
+    name: "smoothquant", summary: "SmoothQuant W8A8 (alpha 0.5), calibrated", dtype: "f32", calibrates: true,
+    apply(model, calibration) {
+      insertSmoothQuantObservers(model, { alpha: 0.5 });
+      calibrate(model, calibration);
+      return smoothQuant(model);
+    },
+  },
+  { name: "sparse24", summary: "2:4 magnitude pruning, semi-sparse f32 weights", dtype: "f32", calibrates: false, apply: (model) => sparsify(model, semiSparseWeight()) },
+  {
+    name: "wanda24", summary: "2:4 Wanda pruning (|w|·‖X_j‖), calibrated, semi-sparse f32 weights", dtype: "f32", calibrates: true,
+    apply(model, calibration) {
+      const sparsifier = new WandaSparsifier();
+      try {
+        sparsifier.prepare(model);
+        calibrate(model, calibration);
+        sparsifier.step();
+        sparsifier.squashMask();
+      } finally {
+        sparsifier.dispose();
+      }
+      return sparsify(model, semiSparseWeight());
+    },
+  },
+];
+
+/** The scheme named `name`, or undefined. */
+export function llamaScheme(name: string): LlamaScheme | undefined {
+  return LLAMA_SCHEMES.find((s) => s.name === name);
+}
