@@ -11,13 +11,14 @@
  * Writes llama-<preset>-<device>.json and a bar chart (SVG) of tokens/s under $TAO_BENCH_OUT.
  */
 import { parseArgs } from "node:util";
-import { Context, Llama, llamaPreset, Tensor, type AffineQuantizedTensor, type Module } from "../lib/index.ts";
+import { Context, Llama, llamaPreset } from "../lib/index.ts";
 import { llamaScheme } from "../lib/cli/schemes.ts";
 import { invalid } from "../lib/errors.ts";
 import { bestDevice } from "./harness.ts";
 import { report, type Row } from "./report.ts";
 import { barChart } from "./plot.ts";
 import { agreement, decodeSeconds, prefillSeconds } from "./llama_timing.ts";
+import { parameterBytes } from "./llama_quality.ts";
 
 /** What one benchmark run covers. */
 export interface LlamaBenchOptions {
@@ -30,15 +31,6 @@ export interface LlamaBenchOptions {
   steps?: number;
   /** Prompt length of the time-to-first-token column. */
   prompt?: number;
-}
-
-/** Bytes of every parameter of the model (a quantized weight: all its stored tensors). */
-function weightBytes(model: Module): number {
-  let bytes = 0;
-  for (const [, p] of model.namedParameters()) {
-    bytes += p instanceof Tensor ? p.nbytes : Object.values((p as AffineQuantizedTensor).storage).reduce((s, t) => s + t.nbytes, 0);
-  }
-  return bytes;
 }
 
 /** Runs the benchmark (one row per scheme, each printed as JSON when `log`); returns the rows and the preset's name. */
@@ -59,7 +51,7 @@ export function runLlamaBench(opts: LlamaBenchOptions, log = true): { rows: Row[
   for (const scheme of schemes) {
     using model = new Llama(config, { dtype, device, seed: 0 });
     scheme.apply(model, []);
-    const bytes = weightBytes(model);
+    const bytes = parameterBytes(model);
     // Bytes one decode step reads at batch 1: every weight but the embedding table (one row is read).
     const stepBytes = bytes - config.vocabSize * config.dim * (dtype === "bf16" ? 2 : 4);
     const { logits, top1, sqnrDb } = agreement(model, probe, reference);

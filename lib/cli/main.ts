@@ -6,9 +6,10 @@ import { tokenizeCommand } from "./tokenize.ts";
 import { convertCommand } from "./convert.ts";
 import { generateCommand } from "./generate.ts";
 import { evalCommand } from "./eval.ts";
+import { benchCommand } from "./bench.ts";
 
 /** The commands, in help order. */
-export const COMMANDS: Command[] = [infoCommand, quantizeCommand, tokenizeCommand, convertCommand, generateCommand, evalCommand];
+export const COMMANDS: Command[] = [infoCommand, quantizeCommand, tokenizeCommand, convertCommand, generateCommand, evalCommand, benchCommand];
 
 function mainHelp(): string {
   return [

@@ -199,7 +199,11 @@ export class Llama extends Module {
     const c = this.config, hd = headDim(c), dt = this.dtype, ws = opts.workspace ?? scratchWorkspace(this.device);
     const model = this.getModule("model"), layers = model.getModule("layers");
     const p = (m: Module, name: string) => m.getParameter(name) as Tensor;
-    const lin = (m: Module, name: string, x: Tensor, out: Tensor) => linear(x, m.getModule(name).getParameter("weight")!, null, { out });
+    const lin = (m: Module, name: string, x: Tensor, out?: Tensor) => {
+      const layer = m.getModule(name) as Linear;
+      layer.inputObserver?.observe(x); // calibration (SmoothQuant, Wanda) sees every Linear's input
+      return linear(x, layer.weight, null, { out });
+    };
     const rot = { theta: c.ropeTheta, style: c.ropeStyle, position: cache.position } as const;
 
     const h = embedding(ids, p(model.getModule("embed_tokens"), "weight"), { out: ws.take("h", [B, T, c.dim], dt) });
@@ -231,12 +235,11 @@ export class Llama extends Module {
       }
       incrementPosition(cache.position, T);
       const norm = p(model.getModule("norm"), "weight");
-      const head = this.getModule("lm_head").getParameter("weight")!;
-      if (opts.logits === "all") return linear(rmsNorm(h, norm, { eps: c.normEps, out: xn }), head, null, { out: opts.out });
-      if (T === 1) return linear(rmsNorm(h, norm, { eps: c.normEps, out: xn }).reshape(B, c.dim), head, null, { out: opts.out });
+      if (opts.logits === "all") return lin(this, "lm_head", rmsNorm(h, norm, { eps: c.normEps, out: xn }), opts.out);
+      if (T === 1) return lin(this, "lm_head", rmsNorm(h, norm, { eps: c.normEps, out: xn }).reshape(B, c.dim), opts.out);
       using last = h.slice(1, T - 1, T);
       using lastNorm = rmsNorm(last, norm, { eps: c.normEps });
-      return linear(lastNorm.reshape(B, c.dim), head, null, { out: opts.out });
+      return lin(this, "lm_head", lastNorm.reshape(B, c.dim), opts.out);
     } finally {
       for (const t of [h, xn, q, k, v, a, o, g, u]) ws.release(t);
     }
