@@ -3,7 +3,8 @@
  * at a size that fits (llama3-8b shapes with synthetic bf16 weights on a GPU, the small `tiny` preset on
  * a CPU): tokens/s per quantization scheme, speedup, weight memory and accuracy against the unquantized
  * model; (2) the real model shipped in the package (stories260K) telling a story, streamed token by
- * token. Nothing is downloaded.
+ * token, and what each scheme costs it in quality (perplexity on TinyStories text it was not trained
+ * on, agreement with the f32 model). Nothing is downloaded.
  *
  *   bun bench/demo.ts [--device cpu|cuda:0] [--steps N]
  */
@@ -12,6 +13,7 @@ import { capabilities, generate, Llama, loadStories260K } from "../lib/index.ts"
 import { bestDevice } from "./harness.ts";
 import { table, type Row } from "./report.ts";
 import { runLlamaBench } from "./llama.ts";
+import { llamaQualityTable } from "./llama_quality.ts";
 
 const { values } = parseArgs({ options: { device: { type: "string" }, steps: { type: "string", default: "32" } } });
 const device = values.device ?? bestDevice();
@@ -43,3 +45,9 @@ for (const token of generate(model, tokenizer, prompt, { maxTokens: 200, tempera
   n++;
 }
 console.log(`\n\n(${n} tokens, ${((n / (performance.now() - t0)) * 1e3).toFixed(0)} tokens/s including the prompt's prefill)`);
+
+// (3) Quality per scheme on real text.
+const protocol = { pieces: 50, maxTokens: 128 };
+const quality = llamaQualityTable({ device, ...protocol });
+console.log(`\nstories260K quality per scheme (perplexity over the first ${protocol.pieces} TinyStories pieces, <= ${protocol.maxTokens} tokens; agreement with f32):\n`);
+console.log(table(quality.map(({ why: _, ...r }) => r)));
