@@ -31,6 +31,7 @@ export TAO_BENCH_OUT="$OUT"
 "$BUN" bench/linear_float8.ts 2>&1 | tee "$OUT/bench-linear-float8.log"
 "$BUN" bench/linear_sparse.ts 2>&1 | tee "$OUT/bench-linear-sparse.log"
 "$BUN" bench/llama_ops.ts 2>&1 | tee "$OUT/bench-llama-ops.log"
+"$BUN" bench/autoquant.ts 2>&1 | tee "$OUT/bench-autoquant.log"
 g++ -O2 -std=c++17 -Iinclude bench/native/weight_only_probe.cpp -Lbuild -ltao -Wl,-rpath,"$PWD/build" -o /tmp/weight_only_probe &&
   /tmp/weight_only_probe check > "$OUT/probe-check.log" 2>&1; tail -1 "$OUT/probe-check.log"
 "$BUN" bench/llama.ts 2>&1 | tee "$OUT/bench-llama.log"

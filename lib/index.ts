@@ -64,3 +64,4 @@ export * from "./ops/attention.ts";
 export * from "./ops/kv_cache.ts";
 export * from "./ops/elementwise.ts";
 export * from "./ops/sampling.ts";
+export * from "./quantization/autoquant/index.ts";

@@ -7,9 +7,10 @@ import { convertCommand } from "./convert.ts";
 import { generateCommand } from "./generate.ts";
 import { evalCommand } from "./eval.ts";
 import { benchCommand } from "./bench.ts";
+import { autoquantCommand } from "./autoquant.ts";
 
 /** The commands, in help order. */
-export const COMMANDS: Command[] = [infoCommand, quantizeCommand, tokenizeCommand, convertCommand, generateCommand, evalCommand, benchCommand];
+export const COMMANDS: Command[] = [infoCommand, quantizeCommand, tokenizeCommand, convertCommand, generateCommand, evalCommand, benchCommand, autoquantCommand];
 
 function mainHelp(): string {
   return [
