@@ -12,7 +12,7 @@ import { AffineQuantizedTensor, compareModels, protocolTokens, storiesModelPath,
 import { CALIBRATION_PIECES, LLAMA_SCHEMES, llamaScheme, type LlamaScheme } from "../lib/cli/schemes.ts";
 import { openLlama, SHIPPED_MODEL } from "../lib/cli/llama_model_arg.ts";
 import { report, type Row } from "./report.ts";
-import { decodeSeconds, prefillSeconds } from "./llama_timing.ts";
+import { decodeSeconds, graphFloorSeconds, prefillSeconds } from "./llama_timing.ts";
 
 /** The schemes of the table: every named scheme but int4wo-128 (K = 64 and 172: it quantizes nothing here). */
 export const QUALITY_SCHEMES = LLAMA_SCHEMES.map((s) => s.name).filter((n) => n !== "int4wo-128");
@@ -122,6 +122,9 @@ if (import.meta.main) {
   report(`llama-quality-${device.replace(":", "")}`, `stories260K quality per scheme (${device}; first ${protocol.pieces} pieces, <= ${protocol.maxTokens} tokens; ${seconds.toFixed(1)} s)`, rows, { protocol });
   printWhy(rows);
   const speed = llamaSpeedTable({ device, ...protocol });
-  report(`llama-speed-${device.replace(":", "")}`, `stories260K tokens/s per scheme (${device}; batch 1, 128-token prompt, 128 decode steps)`, speed);
+  // On a GPU this model is launch-bound: the decode step beside the replay floor of a one-kernel graph.
+  const floor = device === "cpu" ? null : graphFloorSeconds(device);
+  const floorNote = floor === null ? "" : `; graph-replay floor ${(floor * 1e6).toFixed(2)} us per graph`;
+  report(`llama-speed-${device.replace(":", "")}`, `stories260K tokens/s per scheme (${device}; batch 1, 128-token prompt, 128 decode steps${floorNote})`, speed, { graphFloorUs: floor === null ? null : floor * 1e6 });
   printWhy(speed);
 }

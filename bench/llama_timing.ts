@@ -3,7 +3,7 @@
  * eager steps on the CPU), prefill time of a prompt (time to first token), and the model's agreement
  * with a reference model on a teacher-forced probe sequence.
  */
-import { argmax, Context, Event, fromArray, LlamaDecoder, type Llama } from "../lib/index.ts";
+import { argmax, captureGraph, Context, Event, fromArray, incrementPosition, LlamaDecoder, zeros, type Llama } from "../lib/index.ts";
 
 /** 10·log10(Σ ref² / Σ (ref − x)²). */
 function sqnrDb(ref: Float32Array, x: Float32Array): number {
@@ -85,4 +85,19 @@ export function agreement(model: Llama, probe: Int32Array, reference: Float32Arr
   let same = 0;
   for (let t = 0; t < T; t++) same += best(logits, t) === best(reference, t) ? 1 : 0;
   return { logits, top1: same / T, sqnrDb: sqnrDb(reference, logits) };
+}
+
+/**
+ * The graph-replay floor on a CUDA device: seconds per replay of a graph holding one trivial kernel
+ * (a position increment), replayed back to back — what a launch-bound decode step cannot go below.
+ */
+export function graphFloorSeconds(device: string, replays = 1000): number {
+  const ctx = Context.get(device);
+  using position = zeros([1], { dtype: "i32", device });
+  using graph = captureGraph(ctx, () => incrementPosition(position));
+  for (let i = 0; i < 10; i++) graph.launch();
+  using start = ctx.createEvent().record();
+  for (let i = 0; i < replays; i++) graph.launch();
+  using end = ctx.createEvent().record();
+  return Event.elapsedMs(start, end) / 1e3 / replays;
 }
