@@ -204,6 +204,7 @@ describe("AffineQuantizedTensor from each config", () => {
 
 describe("quantized linear dispatch table", () => {
   const KERNELS = [
+    { name: "autoquant: record the shapes, then dense linear", priority: QuantizedLinearPriority.KERNEL + 1 },
     { name: "tensor_core_tiled: fused int4 kernel", priority: QuantizedLinearPriority.KERNEL },
     { name: "plain: int8 weight-only kernel", priority: QuantizedLinearPriority.KERNEL },
     { name: "w8a8: quantizeRowsInt8 / quantizeAffine + linearInt8Int8", priority: QuantizedLinearPriority.KERNEL },
@@ -212,6 +213,7 @@ describe("quantized linear dispatch table", () => {
     { name: "semi_sparse: cuSPARSELt (bf16; int8 after quantizeRowsInt8)", priority: QuantizedLinearPriority.KERNEL },
     { name: "semi_sparse: linearSparse24 (CPU half-MAC kernel; CUDA dense weight + cuBLASLt)", priority: QuantizedLinearPriority.KERNEL },
     { name: "semi_sparse: int8 quantizeRowsInt8 + decompressed linearInt8Int8", priority: QuantizedLinearPriority.KERNEL },
+    { name: "float_cast: cast x to the weight's dtype, dense linear, cast back", priority: QuantizedLinearPriority.KERNEL },
   ];
   const FALLBACKS = [
     { name: "tensor_core_tiled: tinygemm dequantize (bf16) + dense linear", priority: QuantizedLinearPriority.FALLBACK },
