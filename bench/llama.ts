@@ -41,7 +41,7 @@ export function runLlamaBench(opts: LlamaBenchOptions, log = true): { rows: Row[
   const config = llamaPreset(preset);
   // Weights are bf16 on the GPU, f32 on the CPU, then each scheme's quantization (every Linear, lm_head included).
   const dtype = gpu ? "bf16" : "f32";
-  const names = opts.schemes ?? (gpu ? ["bf16", "int8wo", "int4wo-64", "int4wo-128", "w8a8", "float8-row"] : ["f32", "int8wo", "int4wo-64", "w8a8"]);
+  const names = opts.schemes ?? (gpu ? ["bf16", "int8wo", "int4wo-64", "int4wo-128", "w8a8", "float8-row", "autoquant"] : ["f32", "int8wo", "int4wo-64", "w8a8", "autoquant"]);
   const schemes = names.map((n) => llamaScheme(n) ?? (() => { throw invalid("bench/llama", `unknown scheme ${n}`); })());
   const ctx = Context.get(device);
   // The accuracy probe: one fixed token sequence, teacher-forced through every model.

@@ -56,7 +56,7 @@ function build(scheme: LlamaScheme, device: string, calibration: number[][]): Bu
  * The quality table: one row per scheme (f32 first, the reference). Evaluation slice: the first
  * `pieces` pieces of the shipped validation text; SmoothQuant and Wanda calibrate on the
  * CALIBRATION_PIECES pieces after it. A scheme that cannot run (a TaoError) gives a row of "n/a"
- * with the reason in `why`; so does autoquant, which tao does not have yet.
+ * with the reason in `why`.
  */
 export function llamaQualityTable(opts: QualityOptions = {}): Row[] {
   const { device = "cpu", pieces = 200, maxTokens = 256, schemes = QUALITY_SCHEMES } = opts;
@@ -72,7 +72,7 @@ export function llamaQualityTable(opts: QualityOptions = {}): Row[] {
     }
     const ready = built.filter((b) => b.model !== null);
     const r = compareModels(reference, ready.map((b) => b.model!), tokenizer, text, { pieces, maxTokens });
-    const rows = built.map((b): Row => {
+    return built.map((b): Row => {
       const c = b.model === null ? undefined : r.candidates[ready.indexOf(b)]!;
       if (c === undefined) return { scheme: b.scheme.name, ppl: "n/a", "Δppl": "", "top-1 %": "", "logit SQNR dB": "", "weight KB": "", unquantized: b.left, why: b.error! };
       return {
@@ -80,7 +80,6 @@ export function llamaQualityTable(opts: QualityOptions = {}): Row[] {
         "logit SQNR dB": Number.isFinite(c.logitSqnr) ? c.logitSqnr : "inf", "weight KB": parameterBytes(b.model!) / 1024, unquantized: b.left,
       };
     });
-    return [...rows, { scheme: "autoquant", ppl: "n/a", "Δppl": "", "top-1 %": "", "logit SQNR dB": "", "weight KB": "", unquantized: "-", why: "not available yet: tao has no autoquant" }];
   } finally {
     reference.dispose();
     for (const b of built) b.model?.dispose();

@@ -15,6 +15,8 @@ import { semiSparseWeight } from "../sparsity/configs.ts";
 import { WandaSparsifier } from "../sparsity/wanda.ts";
 import type { Llama } from "../models/llama.ts";
 import { CLI_CONFIGS } from "./quantize.ts";
+import { autoquant, finalizeAutoquant } from "../quantization/autoquant/autoquant.ts";
+import { INT4_AUTOQUANT_CLASS_LIST } from "../quantization/autoquant/candidates.ts";
 
 /** How many text pieces SmoothQuant and Wanda calibrate on (the CLI and the quality table). */
 export const CALIBRATION_PIECES = 16;
@@ -47,6 +49,22 @@ const configSchemes: LlamaScheme[] = Object.entries(CLI_CONFIGS).map(([name, mak
   name, summary: `quantize(model, ${make().record.name})`, dtype: "f32", calibrates: false, apply: (model) => quantize(model, make()),
 }));
 
+/**
+ * A stand-in workload for autoquant when no calibration is given: a 16-token prompt and 4 decode
+ * steps (batch 1), so both prefill-like and decode-like shapes are recorded.
+ */
+function promptAndSteps(model: Llama): number[][] {
+  const ids = (n: number, salt: number) => Array.from({ length: n }, (_, i) => (i * 7919 + salt) % model.config.vocabSize);
+  using cache = model.newCache(1, 20);
+  using prompt = fromArray(Int32Array.from(ids(16, 1)), { shape: [1, 16] }).to(model.device);
+  model.forward(prompt, cache).dispose();
+  for (let s = 0; s < 4; s++) {
+    using one = fromArray(Int32Array.from(ids(1, s)), { shape: [1, 1] }).to(model.device);
+    model.forward(one, cache).dispose();
+  }
+  return [];
+}
+
 /** Every scheme, in table order. */
 export const LLAMA_SCHEMES: readonly LlamaScheme[] = [
   dtypeOnly("f32", "f32", "float32 weights and activations (the reference)"),
@@ -58,6 +76,17 @@ export const LLAMA_SCHEMES: readonly LlamaScheme[] = [
       insertSmoothQuantObservers(model, { alpha: 0.5 });
       calibrate(model, calibration);
       return smoothQuant(model);
+    },
+  },
+  {
+    name: "autoquant", summary: "autoquant: per Linear the fastest of none / W8A8 / int4 g64 above 20 dB SQNR, timed on this device", dtype: "f32",
+    calibrates: true,
+    apply(model, calibration) {
+      autoquant(model, { classList: INT4_AUTOQUANT_CLASS_LIST, manual: true, minSqnr: 20 });
+      if (calibration.length > 0) calibrate(model, calibration);
+      else promptAndSteps(model);
+      finalizeAutoquant(model);
+      return null;
     },
   },
   { name: "sparse24", summary: "2:4 magnitude pruning, semi-sparse f32 weights", dtype: "f32", calibrates: false, apply: (model) => sparsify(model, semiSparseWeight()) },
