@@ -178,6 +178,7 @@ describe("Llama (stories260K)", () => {
       expect(taoError(() => model.forward(long, cache)).message).toMatch(/capacity/);
       expect(taoError(() => model.newCache(0, 8)).message).toMatch(/batch/);
       expect(taoError(() => [...generate(model, tokenizer, "x", { maxTokens: 600 })]).message).toMatch(/positions/);
+      if (device === "cpu") expect(taoError(() => new LlamaDecoder(model, cache, {}, { graph: true })).message).toMatch(/CUDA contexts only/);
     });
   }
 

@@ -64,11 +64,16 @@ export class LlamaDecoder implements Disposable {
     if (useGraph) {
       // One eager step allocates the workspace (captured steps must not allocate what outlives them);
       // tokens and position are restored after it, and the cache row it wrote is rewritten by step 1.
-      using tokens = this.tokens.clone(), position = cache.position.clone();
-      this.#eager();
-      this.tokens.copyFrom(tokens);
-      cache.position.copyFrom(position);
-      this.#graph = captureGraph(this.tokens.context, () => this.#eager());
+      try {
+        using tokens = this.tokens.clone(), position = cache.position.clone();
+        this.#eager();
+        this.tokens.copyFrom(tokens);
+        cache.position.copyFrom(position);
+        this.#graph = captureGraph(this.tokens.context, () => this.#eager());
+      } catch (e) {
+        this.dispose();
+        throw e;
+      }
     }
   }
 
