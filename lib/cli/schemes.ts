@@ -5,7 +5,7 @@
  * config cannot take stays as it is and is reported. SmoothQuant and Wanda calibrate on token
  * sequences the caller gives (keep them out of any evaluation slice) through Llama.forward, whose
  * Linear inputs must reach the layers' inputObserver; where they do not, apply() is a TaoError
- * saying calibration saw no input.
+ * saying calibration saw no input. GPTQ and AWQ calibrate the same way; HQQ needs no calibration.
  */
 import { fromArray } from "../creation.ts";
 import type { DType } from "../dtypes.ts";
@@ -15,6 +15,8 @@ import { semiSparseWeight } from "../sparsity/configs.ts";
 import { WandaSparsifier } from "../sparsity/wanda.ts";
 import type { Llama } from "../models/llama.ts";
 import { CLI_CONFIGS } from "./quantize.ts";
+import { calibrateLlama } from "../models/calibrate.ts";
+import { gptq } from "../quantization/gptq.ts";
 import { autoquant, finalizeAutoquant } from "../quantization/autoquant/autoquant.ts";
 import { INT4_AUTOQUANT_CLASS_LIST } from "../quantization/autoquant/candidates.ts";
 
@@ -34,14 +36,11 @@ export interface LlamaScheme {
   apply(model: Llama, calibration: readonly number[][]): QuantizeReport | null;
 }
 
-/** Runs each sequence through the model (batch 1, a fresh cache each), for the input observers to see. */
-function calibrate(model: Llama, calibration: readonly number[][]): void {
-  for (const ids of calibration) {
-    using cache = model.newCache(1, ids.length);
-    using x = fromArray(Int32Array.from(ids), { shape: [1, ids.length] }).to(model.device);
-    model.forward(x, cache).dispose();
-  }
-}
+/** GPTQ int4 weight-only with group `groupSize`, calibrated on the given sequences (layer by layer). */
+const gptqScheme = (groupSize: number): LlamaScheme => ({
+  name: `gptq-int4-${groupSize}`, summary: `GPTQ int4 weight-only, group ${groupSize} (percdamp 0.01), calibrated`, dtype: "f32", calibrates: true,
+  apply: (model, calibration) => gptq(model, { groupSize, calibration }),
+});
 
 const dtypeOnly = (name: string, dtype: DType, summary: string): LlamaScheme => ({ name, summary, dtype, calibrates: false, apply: () => null });
 
@@ -70,11 +69,13 @@ export const LLAMA_SCHEMES: readonly LlamaScheme[] = [
   dtypeOnly("f32", "f32", "float32 weights and activations (the reference)"),
   dtypeOnly("bf16", "bf16", "bfloat16 weights and activations"),
   ...configSchemes,
+  gptqScheme(32),
+  gptqScheme(64),
   {
     name: "smoothquant", summary: "SmoothQuant W8A8 (alpha 0.5), calibrated", dtype: "f32", calibrates: true,
     apply(model, calibration) {
       insertSmoothQuantObservers(model, { alpha: 0.5 });
-      calibrate(model, calibration);
+      calibrateLlama(model, calibration);
       return smoothQuant(model);
     },
   },
@@ -83,7 +84,7 @@ export const LLAMA_SCHEMES: readonly LlamaScheme[] = [
     calibrates: true,
     apply(model, calibration) {
       autoquant(model, { classList: INT4_AUTOQUANT_CLASS_LIST, manual: true, minSqnr: 20 });
-      if (calibration.length > 0) calibrate(model, calibration);
+      if (calibration.length > 0) calibrateLlama(model, calibration);
       else promptAndSteps(model);
       finalizeAutoquant(model);
       return null;
@@ -96,7 +97,7 @@ export const LLAMA_SCHEMES: readonly LlamaScheme[] = [
       const sparsifier = new WandaSparsifier();
       try {
         sparsifier.prepare(model);
-        calibrate(model, calibration);
+        calibrateLlama(model, calibration);
         sparsifier.step();
         sparsifier.squashMask();
       } finally {

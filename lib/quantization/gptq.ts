@@ -1,0 +1,95 @@
+/**
+ * gptq(model, opts): GPTQ int4 weight-only quantization (Frantar et al. 2022), layer by layer and
+ * sequentially: for each selected Linear in module order, the calibration is run through the model
+ * (the Linears before it already quantized), an InputStatsObserver on that layer alone accumulates
+ * H = 2·XᵀX / rows on the host in float64, and gptqWeight turns the layer's weight into int4 groups
+ * with tinygemm's FLOAT zero points, stored exactly like int4WeightOnly's (tensor_core_tiled where it
+ * fits, else plain): the same kernels run them and save/load needs nothing new. The calibration
+ * therefore runs once per layer; the per-layer solve is O(N·K²) on the host.
+ */
+import { invalid } from "../errors.ts";
+import { Tensor } from "../tensor.ts";
+import { Linear, type Module } from "../nn/index.ts";
+import type { InnerKTiles } from "../dtypes/tensor_core_tiled.ts";
+import type { QuantizeReport } from "./quant_api.ts";
+import type { LinearFilter } from "./calibration.ts";
+import { runCalibration, type Calibration } from "./calibration_run.ts";
+import { InputStatsObserver } from "./input_stats.ts";
+import { checkGptqOptions, gptqWeight, type GptqWeightOptions } from "./gptq/gptq_weight.ts";
+import { int4Weight } from "./int4_groups.ts";
+import { layerProgress } from "./progress.ts";
+
+/** Options of gptq(). */
+export interface GptqOptions extends Omit<GptqWeightOptions, "groupSize"> {
+  /** Weight bits: 4 (the int4 layouts; default). */
+  bits?: number;
+  /** Default 128; 32, 64, 128 or 256 for the tensor_core_tiled layout. */
+  groupSize?: number;
+  /** What is run through the model to see each layer's inputs. */
+  calibration: Calibration;
+  /** Which Linear layers to quantize (default: all). */
+  filter?: LinearFilter;
+  /** "tensor_core_tiled" (default; plain where it cannot hold a weight) or "plain". */
+  layout?: "tensor_core_tiled" | "plain";
+  innerKTiles?: InnerKTiles;
+  /** Show a progress bar (default: when stderr is a TTY). */
+  progress?: boolean;
+}
+
+/** The selected float Linears gptq can take, and the reasons for the others. */
+function targets(model: Module, groupSize: number, filter?: LinearFilter): { layers: { name: string; linear: Linear }[]; report: QuantizeReport } {
+  const report: QuantizeReport = { quantized: [], skipped: [] }, layers: { name: string; linear: Linear }[] = [];
+  for (const [name, m] of model.namedModules()) {
+    if (!(m instanceof Linear) || (filter && !filter(m, name))) continue;
+    if (!(m.weight instanceof Tensor)) report.skipped.push({ name, reason: "already quantized" });
+    else if (m.inFeatures % groupSize !== 0) report.skipped.push({ name, reason: `K = ${m.inFeatures} is not a multiple of groupSize ${groupSize}` });
+    else layers.push({ name, linear: m });
+  }
+  return { layers, report };
+}
+
+/** 2·XᵀX / rows of `linear`'s inputs while `calibration` runs through `model`. */
+function hessian(model: Module, linear: Linear, calibration: Calibration, op: string): Float64Array {
+  const observer = new InputStatsObserver(linear.inFeatures);
+  linear.inputObserver = observer;
+  try {
+    runCalibration(model, calibration, op);
+  } finally {
+    linear.inputObserver = null;
+  }
+  return observer.gram().map((v) => 2 * v);
+}
+
+/**
+ * Quantizes the selected Linears of `model` in place with GPTQ (see the file comment). Layers whose
+ * K the group size does not divide, and layers already quantized, stay as they are and are reported.
+ * Bad options are TaoErrors; on a failure, the layers before it stay quantized.
+ */
+export function gptq(model: Module, opts: GptqOptions): QuantizeReport {
+  const op = "gptq";
+  const { bits = 4, groupSize = 128, calibration, filter, layout = "tensor_core_tiled", innerKTiles = 8, progress } = opts;
+  if (bits !== 4) throw invalid(op, `bits must be 4 (the int4 layouts), not ${bits}`);
+  checkGptqOptions({ ...opts, groupSize }, op);
+  if (typeof calibration !== "function" && !Array.isArray(calibration)) throw invalid(op, "calibration must be a function or token sequences");
+  const { layers, report } = targets(model, groupSize, filter);
+  const record = {
+    name: "int4_weight_only", groupSize, layout, zeroPointDomain: "FLOAT", ...(layout === "tensor_core_tiled" ? { innerKTiles } : {}),
+    algorithm: "gptq", percdamp: opts.percdamp ?? 0.01, actOrder: opts.actOrder ?? false,
+  };
+  const bar = layerProgress("gptq", layers.length, progress);
+  try {
+    for (const { name, linear } of layers) {
+      const h = hessian(model, linear, calibration, op);
+      const weight = linear.weight as Tensor, [n, k] = weight.shape as [number, number];
+      const groups = gptqWeight(Float64Array.from(weight.toArray()), n, k, h, { ...opts, groupSize });
+      const q = int4Weight(groups, { dtype: weight.dtype, device: weight.device, layout, innerKTiles }, record);
+      linear.setParameter("weight", q);
+      weight.dispose();
+      report.quantized.push({ name, layout: q.layout.name });
+      bar.step(name);
+    }
+  } finally {
+    bar.stop();
+  }
+  return report;
+}
