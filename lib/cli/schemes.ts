@@ -9,7 +9,7 @@
  */
 import { fromArray } from "../creation.ts";
 import type { DType } from "../dtypes.ts";
-import { quantize, sparsify, type QuantizeReport } from "../quantization/quant_api.ts";
+import { int4WeightOnly, quantize, sparsify, type QuantizeReport } from "../quantization/quant_api.ts";
 import { insertSmoothQuantObservers, smoothQuant } from "../quantization/smoothquant.ts";
 import { semiSparseWeight } from "../sparsity/configs.ts";
 import { WandaSparsifier } from "../sparsity/wanda.ts";
@@ -42,6 +42,12 @@ const gptqScheme = (groupSize: number): LlamaScheme => ({
   apply: (model, calibration) => gptq(model, { groupSize, calibration }),
 });
 
+/** HQQ int4 weight-only with group `groupSize` (calibration-free). */
+const hqqScheme = (groupSize: number): LlamaScheme => ({
+  name: `hqq-int4-${groupSize}`, summary: `int4 weight-only, group ${groupSize}, HQQ scale/zero (no calibration)`, dtype: "f32", calibrates: false,
+  apply: (model) => quantize(model, int4WeightOnly({ groupSize, hqq: true })),
+});
+
 const dtypeOnly = (name: string, dtype: DType, summary: string): LlamaScheme => ({ name, summary, dtype, calibrates: false, apply: () => null });
 
 const configSchemes: LlamaScheme[] = Object.entries(CLI_CONFIGS).map(([name, make]) => ({
@@ -71,6 +77,8 @@ export const LLAMA_SCHEMES: readonly LlamaScheme[] = [
   ...configSchemes,
   gptqScheme(32),
   gptqScheme(64),
+  hqqScheme(32),
+  hqqScheme(64),
   {
     name: "smoothquant", summary: "SmoothQuant W8A8 (alpha 0.5), calibrated", dtype: "f32", calibrates: true,
     apply(model, calibration) {

@@ -73,6 +73,18 @@ export function emptyGroups(n: number, k: number, groupSize: number): Int4Groups
   return { n, k, groupSize, q: new Uint8Array(n * k), scale: new Float32Array(groups), zero: new Float32Array(groups) };
 }
 
+/** Round-to-nearest int4 groups of `w` ([n, k] row-major): rtnParams per group, then the nearest values. */
+export function rtnGroups(w: ArrayLike<number>, n: number, k: number, groupSize: number): Int4Groups {
+  const out = emptyGroups(n, k, groupSize);
+  for (let g = 0; g < out.scale.length; g++) {
+    const { scale, zero } = rtnParams(w, g * groupSize, (g + 1) * groupSize);
+    out.scale[g] = scale;
+    out.zero[g] = zero;
+    for (let i = g * groupSize; i < (g + 1) * groupSize; i++) out.q[i] = quantizeInt4(w[i]!, scale, zero);
+  }
+  return out;
+}
+
 /** The dequantized weight of `g`, [n, k] row-major in float64. */
 export function dequantizeGroups(g: Int4Groups): Float64Array {
   const out = new Float64Array(g.n * g.k), perRow = g.k / g.groupSize;

@@ -11,6 +11,8 @@ import { AffineQuantizedTensor, quantParams, type ConfigRecord, type QuantScheme
 import { PlainLayout } from "../dtypes/plain_layout.ts";
 import { TensorCoreTiledLayout, TINYGEMM_GROUP_SIZES, type InnerKTiles } from "../dtypes/tensor_core_tiled.ts";
 import { MappingType, perGroup, perRow, ZeroPointDomain } from "./primitives.ts";
+import { hqqGroups } from "./hqq.ts";
+import { int4Weight } from "./int4_groups.ts";
 
 /** What quantize() does to each selected Linear's weight. */
 export interface QuantConfig {
@@ -50,6 +52,8 @@ export interface Int4WeightOnlyOptions {
   zeroPointDomain?: ZeroPointDomain;
   /** tensor_core_tiled's inner k tiles (default 8). */
   innerKTiles?: InnerKTiles;
+  /** Choose scale and zero point with HQQ's half-quadratic solver (lib/quantization/hqq.ts) instead of min/max (FLOAT domain only; default false). */
+  hqq?: boolean;
 }
 
 /**
@@ -59,27 +63,33 @@ export interface Int4WeightOnlyOptions {
  * stays as it is (as torchao does). With the tensor_core_tiled layout, a weight it cannot hold
  * (N % 8 != 0, or K % (innerKTiles·16) != 0) is stored in the plain layout instead: the same
  * quantized values (and, in bf16, the same dequantized weight) without tinygemm's packing.
+ * hqq: scale and zero point from HQQ's calibration-free optimizer, stored the same way.
  */
 export function int4WeightOnly(opts: Int4WeightOnlyOptions = {}): QuantConfig {
   const op = "int4WeightOnly";
-  const { groupSize = 128, layout = "tensor_core_tiled", zeroPointDomain = ZeroPointDomain.FLOAT, innerKTiles = 8 } = opts;
+  const { groupSize = 128, layout = "tensor_core_tiled", zeroPointDomain = ZeroPointDomain.FLOAT, innerKTiles = 8, hqq = false } = opts;
   if (!Number.isSafeInteger(groupSize) || groupSize < 1) throw invalid(op, `groupSize must be a positive integer, not ${groupSize}`);
   if (layout !== "tensor_core_tiled" && layout !== "plain") throw invalid(op, `layout must be "tensor_core_tiled" or "plain", not ${JSON.stringify(layout)}`);
   const isFloat = zeroPointDomain === ZeroPointDomain.FLOAT;
   if (!isFloat && zeroPointDomain !== ZeroPointDomain.INT) throw invalid(op, `zeroPointDomain must be FLOAT or INT, not ${zeroPointDomain}`);
   const tiled = layout === "tensor_core_tiled" ? new TensorCoreTiledLayout(innerKTiles) : null;
   if (tiled && !isFloat) throw invalid(op, `the tensor_core_tiled layout needs zeroPointDomain FLOAT; use layout "plain" for INT`);
+  if (hqq && !isFloat) throw invalid(op, "hqq needs zeroPointDomain FLOAT");
   if (tiled && !TINYGEMM_GROUP_SIZES.includes(groupSize)) {
     throw invalid(op, `the tensor_core_tiled layout needs groupSize ${TINYGEMM_GROUP_SIZES.join(", ")}, not ${groupSize}`);
   }
   const plain = new PlainLayout();
   const record = {
-    name: "int4_weight_only", groupSize, layout, zeroPointDomain: isFloat ? "FLOAT" : "INT", ...(tiled ? { innerKTiles } : {}),
+    name: "int4_weight_only", groupSize, layout, zeroPointDomain: isFloat ? "FLOAT" : "INT", ...(tiled ? { innerKTiles } : {}), ...(hqq ? { hqq } : {}),
   };
   return {
     record,
     skipReason: (w) => (w.shape[1]! % groupSize === 0 ? null : `K = ${w.shape[1]} is not a multiple of groupSize ${groupSize}`),
     quantizeWeight: (w) => {
+      if (hqq) {
+        const [n, k] = w.shape as [number, number];
+        return int4Weight(hqqGroups(w.toArray(), n, k, groupSize), { dtype: w.dtype, device: w.device, layout, innerKTiles }, record);
+      }
       const scheme: QuantScheme = {
         mappingType: MappingType.ASYMMETRIC, blockSize: perGroup(w.shape, groupSize), targetDtype: "uint4", zeroPointDomain,
         preserveZero: !isFloat, scaleDtype: "bf16", zeroPointDtype: isFloat ? "bf16" : "i32", eps: 1e-6,
