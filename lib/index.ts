@@ -73,3 +73,4 @@ export * from "./quantization/gptq.ts";
 export { gptqWeight, type GptqWeightOptions } from "./quantization/gptq/gptq_weight.ts";
 export { upperCholeskyOfInverse } from "./quantization/gptq/linalg.ts";
 export * from "./quantization/hqq.ts";
+export * from "./quantization/awq.ts";

@@ -17,6 +17,7 @@ import type { Llama } from "../models/llama.ts";
 import { CLI_CONFIGS } from "./quantize.ts";
 import { calibrateLlama } from "../models/calibrate.ts";
 import { gptq } from "../quantization/gptq.ts";
+import { awq } from "../quantization/awq.ts";
 import { autoquant, finalizeAutoquant } from "../quantization/autoquant/autoquant.ts";
 import { INT4_AUTOQUANT_CLASS_LIST } from "../quantization/autoquant/candidates.ts";
 
@@ -40,6 +41,12 @@ export interface LlamaScheme {
 const gptqScheme = (groupSize: number): LlamaScheme => ({
   name: `gptq-int4-${groupSize}`, summary: `GPTQ int4 weight-only, group ${groupSize} (percdamp 0.01), calibrated`, dtype: "f32", calibrates: true,
   apply: (model, calibration) => gptq(model, { groupSize, calibration }),
+});
+
+/** AWQ scales (folded into the norms) then int4 weight-only RTN with group `groupSize`, calibrated. */
+const awqScheme = (groupSize: number): LlamaScheme => ({
+  name: `awq-int4-${groupSize}`, summary: `AWQ int4 weight-only, group ${groupSize} (scales folded into the preceding op), calibrated`, dtype: "f32",
+  calibrates: true, apply: (model, calibration) => awq(model, { groupSize, calibration }),
 });
 
 /** HQQ int4 weight-only with group `groupSize` (calibration-free). */
@@ -79,6 +86,8 @@ export const LLAMA_SCHEMES: readonly LlamaScheme[] = [
   gptqScheme(64),
   hqqScheme(32),
   hqqScheme(64),
+  awqScheme(32),
+  awqScheme(64),
   {
     name: "smoothquant", summary: "SmoothQuant W8A8 (alpha 0.5), calibrated", dtype: "f32", calibrates: true,
     apply(model, calibration) {
