@@ -88,7 +88,7 @@ function scalesFor(absMean: Float64Array, alpha: number): Float64Array {
 /** The α of the grid (and its scale) with the least output error of the group's RTN weights. */
 function searchScale(weights: Float64Array[], ns: number[], k: number, stats: InputStatsObserver, groupSize: number, grid: number): Float64Array {
   const g = stats.gram(), absMean = stats.absMean();
-  let best = { error: Infinity, s: new Float64Array(k).fill(1) };
+  let best: { error: number; s: Float64Array } = { error: Infinity, s: new Float64Array(k).fill(1) };
   for (let i = 0; i < grid; i++) {
     const s = scalesFor(absMean, i / grid);
     let error = 0;
