@@ -6,10 +6,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  applyAwqScales, awq, evaluatePerplexity, fromArray, int4WeightOnly, loadInto, protocolTokens, quantize, save, sqnr, storiesModelPath, TaoError,
-  type Llama, type Tensor,
+  applyAwqScales, awq, evaluatePerplexity, int4WeightOnly, protocolTokens, quantize, storiesModelPath, TaoError, type Llama,
 } from "../lib/index.ts";
 import { openLlama, SHIPPED_MODEL } from "../lib/cli/llama_model_arg.ts";
+import { allLogits, expectSameAfterReload } from "./llama_roundtrip.ts";
+
+/** 10·log10(Σ a² / Σ (a − b)²) in float64. */
+const sqnrOf = (a: Float32Array, b: Float32Array) => 10 * Math.log10(a.reduce((s, v) => s + v * v, 0) / a.reduce((s, v, i) => s + (v - b[i]!) ** 2, 0));
 
 const dir = mkdtempSync(join(tmpdir(), "tao-awq-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,26 +22,17 @@ const open = () => openLlama(SHIPPED_MODEL, { dtype: "f32", device: "cpu" });
 const calibrationOf = (m: { model: Llama; tokenizer: Parameters<typeof protocolTokens>[0] }) =>
   protocolTokens(m.tokenizer, text, { pieces: 8, maxTokens: 128 }, m.model.config.seqLen, "test", slice.pieces);
 
-function logits(m: Llama, ids: number[]): Tensor {
-  using cache = m.newCache(1, ids.length);
-  using x = fromArray(Int32Array.from(ids), { shape: [1, ids.length] });
-  return m.forward(x, cache, { logits: "all" });
-}
-
 describe("awq", () => {
   test("folded scales keep the float model's logits; α = 0 alone is RTN", () => {
     const ref = open(), scaled = open(), rtn = open(), alpha0 = open();
     try {
       const calibration = calibrationOf(scaled);
       applyAwqScales(scaled.model, { groupSize: 32, calibration });
-      using a = logits(ref.model, calibration[1]!);
-      using b = logits(scaled.model, calibration[1]!);
-      expect(sqnr(a, b)).toBeGreaterThan(100); // f32 rounding only
+      const a = allLogits(ref.model, calibration[1]!), b = allLogits(scaled.model, calibration[1]!);
+      expect(sqnrOf(a, b)).toBeGreaterThan(100); // f32 rounding only
       quantize(rtn.model, int4WeightOnly({ groupSize: 32 }));
       awq(alpha0.model, { groupSize: 32, calibration, grid: 1 });
-      using c = logits(rtn.model, calibration[1]!);
-      using d = logits(alpha0.model, calibration[1]!);
-      expect(d.toArray()).toEqual(c.toArray());
+      expect(allLogits(alpha0.model, calibration[1]!)).toEqual(allLogits(rtn.model, calibration[1]!));
     } finally {
       for (const m of [ref, scaled, rtn, alpha0]) m.model.dispose();
     }
@@ -56,17 +50,7 @@ describe("awq", () => {
       // Measured (24 pieces ≤ 128 tokens, 8 calibration pieces after them): RTN 4.393, AWQ 4.290.
       console.log(`ppl on 24 pieces: RTN ${pRtn.toFixed(4)}, AWQ ${pAwq.toFixed(4)}`);
       expect(pAwq).toBeLessThan(pRtn);
-      const path = join(dir, "awq.safetensors");
-      save(q.model, path);
-      const fresh = open();
-      try {
-        loadInto(fresh.model, path);
-        using a = logits(q.model, calibration[0]!);
-        using b = logits(fresh.model, calibration[0]!);
-        expect(b.toArray()).toEqual(a.toArray());
-      } finally {
-        fresh.model.dispose();
-      }
+      expectSameAfterReload(q.model, () => open().model, calibration[0]!, join(dir, "awq.safetensors"));
     } finally {
       rtn.model.dispose();
       q.model.dispose();
