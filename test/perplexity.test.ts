@@ -124,6 +124,10 @@ const observersSeeInputs = (() => {
  */
 const RATIO_BOUND: Record<string, number> = {
   f32: 1, bf16: 1.1, int8wo: 1.1, w8a8: 1.1, float8wo: 1.1, "float8-row": 1.1, smoothquant: 1.1, "int4wo-128": 1, "int4wo-64": 1.5, "int4wo-32": 1.5,
+  // GPTQ, HQQ and AWQ are int4 with better-chosen parameters: the int4 bound holds for them too.
+  "gptq-int4-32": 1.5, "gptq-int4-64": 1.5, "hqq-int4-32": 1.5, "hqq-int4-64": 1.5, "awq-int4-32": 1.5, "awq-int4-64": 1.5,
+  // autoquant chooses among float, W8A8 and int4 g64 (INT4 list): the int4 bound.
+  autoquant: 1.5,
 };
 const UNIFORM_PPL = 512;
 

@@ -5,7 +5,7 @@ import { stringOption, UsageError, type Command } from "./command.ts";
 import { numberOption } from "./number_option.ts";
 import { MODEL_ARG_HELP } from "./llama_model_arg.ts";
 import { MODEL_OPTIONS, openInScheme, reportLine, schemeOption } from "./scheme_option.ts";
-import { CALIBRATION_PIECES, llamaScheme } from "./schemes.ts";
+import { CALIBRATION_PIECES, LLAMA_SCHEMES, llamaScheme } from "./schemes.ts";
 
 export const evalCommand: Command = {
   name: "eval",
@@ -22,7 +22,7 @@ export const evalCommand: Command = {
     "Protocol: the text is split on blank lines; each of the first n pieces is encoded with BOS, cut to t",
     "tokens and scored teacher-forced; ppl = exp(mean NLL over every predicted token), log-softmax in float64.",
     "With a --config other than f32, the f32 model is scored too, with top-1 agreement and logit SQNR against it.",
-    `smoothquant and wanda24 calibrate on the ${CALIBRATION_PIECES} pieces after the scored ones.`,
+    `${LLAMA_SCHEMES.filter((s) => s.calibrates).map((s) => s.name).join(", ")} calibrate on the ${CALIBRATION_PIECES} pieces after the scored ones.`,
   ].join("\n"),
   run(args) {
     const [what, spec] = args.positionals as [string, string];

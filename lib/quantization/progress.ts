@@ -1,4 +1,4 @@
-/** A cli-progress bar on stderr for the per-layer quantization flows (GPTQ, AWQ). */
+/** A cli-progress bar on stderr for the per-layer quantization flows (GPTQ, AWQ, autoquant). */
 import cliProgress from "cli-progress";
 
 /** What a flow reports progress through. */

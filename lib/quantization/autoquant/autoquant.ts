@@ -7,7 +7,7 @@
  *      candidate is measured on every recorded shape (measure.ts), weighted by its count.
  *   3. Candidates under minSqnr are dropped; each layer gets the fastest of the rest.
  */
-import cliProgress from "cli-progress";
+import { layerProgress } from "../progress.ts";
 import { invalid } from "../../errors.ts";
 import { Tensor } from "../../tensor.ts";
 import type { Linear, Module } from "../../nn/index.ts";
@@ -73,14 +73,6 @@ function checkOptions(opts: AutoquantOptions): void {
   if (onError !== "skip" && onError !== "throw") throw invalid("autoquant", `onError must be "skip" or "throw", not ${JSON.stringify(onError)}`);
 }
 
-/** A progress bar on stderr, or a no-op. */
-function progressBar(show: boolean, total: number): { step(layer: string): void; stop(): void } {
-  if (!show) return { step: () => {}, stop: () => {} };
-  const bar = new cliProgress.SingleBar({ format: "autoquant [{bar}] {value}/{total} {layer}", stream: process.stderr }, cliProgress.Presets.shades_classic);
-  bar.start(total, 0, { layer: "" });
-  return { step: (layer) => bar.increment({ layer }), stop: () => bar.stop() };
-}
-
 /**
  * Starts autoquant on `model`: wraps the weights of the selected float Linears (layers already
  * quantized stay out) and returns the handle whose report appears when the layers are finalized:
@@ -137,7 +129,7 @@ function finalizeLayers(layers: WrappedLinear[], candidates: AutoquantCandidate[
     measured: 0, fromCache: 0, cachePath: opts.cachePath ?? null, layers: [], unseen: [],
   };
   const seen = layers.filter((l) => (recorder(l)?.recorded.length ?? 0) > 0);
-  const bar = progressBar(opts.progress ?? process.stderr.isTTY === true, seen.length * candidates.length);
+  const bar = layerProgress("autoquant", seen.length * candidates.length, opts.progress ?? process.stderr.isTTY === true);
   let current = "";
   const ctx: MeasureContext = {
     candidates, mode, minSqnr: opts.minSqnr ?? null, onError: opts.onError ?? "skip", cache, timer: opts.timer ?? {},
