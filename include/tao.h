@@ -526,6 +526,45 @@ TAO_API tao_status tao_sample(tao_ctx* ctx, const void* logits, int32_t dtype, i
                               double temperature, int32_t top_k, uint64_t seed, const int32_t* position,
                               int32_t* out);
 
+/* ---------------------------------------------------------------- NF4 (QLoRA's 4-bit NormalFloat) */
+/* Weight w [n, k] row-major, k a multiple of 64, in blocks of 64 along k: block b = r·(k/64) + c/64.
+ * Code values: the 16 levels of bitsandbytes/QLoRA (TAO_NF4_CODES, ascending, code 7 = 0). Plain form:
+ * codes u8 [n, k] (0..15) and absmax f32 [n·k/64]. Packed form: packed u8 [n, k/2], byte j of a row holds
+ * element 2j in its high nibble and 2j+1 in its low one (bitsandbytes' order); the absmax are double-
+ * quantized in groups of 256 consecutive blocks (the last group may be short), g = b / 256:
+ *   offset[g] = f32(Σ absmax / count) (f64 sum in block order), d = absmax − offset[g] (f32),
+ *   scale2[g] = max|d| / 127, qscale[b] = clamp(rint(d / scale2[g]), −127, 127) (0 when scale2 is 0), i8;
+ *   scale(b) = fma(qscale[b], scale2[g], offset[g]) and w = f32(code[q] · scale(b)).
+ * Every step is a correctly rounded f32 (or f64) operation: CPU and CUDA give the same bits. */
+#define TAO_NF4_CODES -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f, \
+  -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f, 0.07958029955625534f, \
+  0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f, \
+  0.7229568362236023f, 1.0f
+
+/* NF4 plain form of w [n, k] (`dtype` TAO_F32, TAO_F16 or TAO_BF16): absmax[b] = max |w| over block b
+ * (NaN ignored), codes[r, c] = the code nearest to f32(w / absmax) (0 when absmax is 0; halfway rounds to
+ * the lower code; NaN → 0). k a multiple of 64. */
+TAO_API tao_status tao_nf4_quantize(tao_ctx* ctx, const void* w, int32_t dtype, int64_t n, int64_t k, uint8_t* codes,
+                                    float* absmax);
+/* Plain → packed NF4 (nibbles and double-quantized absmax, as above): packed u8 [n, k/2], qscale i8
+ * [n·k/64], scale2 and offset f32 [ceil(n·k/64 / 256)]. Only the low 4 bits of each code are stored. */
+TAO_API tao_status tao_nf4_pack(tao_ctx* ctx, const uint8_t* codes, const float* absmax, int64_t n, int64_t k,
+                                uint8_t* packed, int8_t* qscale, float* scale2, float* offset);
+/* Packed → plain NF4: codes u8 [n, k] and absmax[b] = scale(b), the double-quantized block scales. */
+TAO_API tao_status tao_nf4_unpack(tao_ctx* ctx, const uint8_t* packed, const int8_t* qscale, const float* scale2,
+                                  const float* offset, int64_t n, int64_t k, uint8_t* codes, float* absmax);
+/* out [n, k] (`dtype` TAO_F32, TAO_F16 or TAO_BF16) = the NF4 weight, w = f32(code · scale(b)) rounded once. */
+TAO_API tao_status tao_dequantize_nf4(tao_ctx* ctx, const uint8_t* packed, const int8_t* qscale, const float* scale2,
+                                      const float* offset, int64_t n, int64_t k, void* out, int32_t dtype);
+/* y[m, n] = Σ_k x[m, k] · w[n, k] (+ bias[n]) with w the NF4 weight decoded to f32 on the fly (as
+ * tao_dequantize_nf4), products summed in f32, bias added in f32, y rounded once. x, bias, y of `dtype`:
+ * TAO_F32, TAO_F16 or TAO_BF16. CUDA: m <= 8 with 16-bit x runs a fused kernel (one warp per output
+ * column, 16-byte loads of the packed row); otherwise the weight is dequantized to `dtype` (rounded once)
+ * into scratch and multiplied by tao_linear (cuBLASLt). */
+TAO_API tao_status tao_linear_nf4(tao_ctx* ctx, const void* x, const uint8_t* packed, const int8_t* qscale,
+                                  const float* scale2, const float* offset, const void* bias, void* y, int32_t dtype,
+                                  int64_t m, int64_t n, int64_t k);
+
 #ifdef __cplusplus
 }
 #endif

@@ -128,6 +128,8 @@ const RATIO_BOUND: Record<string, number> = {
   "gptq-int4-32": 1.5, "gptq-int4-64": 1.5, "hqq-int4-32": 1.5, "hqq-int4-64": 1.5, "awq-int4-32": 1.5, "awq-int4-64": 1.5,
   // autoquant chooses among float, W8A8 and int4 g64 (INT4 list): the int4 bound.
   autoquant: 1.5,
+  // NF4: 16 levels per block of 64 (finer near 0, where most weights are) and 8-bit block scales: the int4 g64 bound.
+  nf4: 1.5,
 };
 const UNIFORM_PPL = 512;
 

@@ -5,6 +5,7 @@
 
 #include "affine.h"
 #include "int4_tiled.h"
+#include "nf4.h"
 #include "sparse24.h"
 #include "context.h"
 #include "tao.h"
@@ -144,6 +145,37 @@ struct W8A8Call {
   int64_t m, n, k;
 };
 
+// A packed NF4 weight [n, k] (include/tao.h, tao_nf4_pack), after validation.
+struct Nf4Weight {
+  const uint8_t* packed;  // [n, k/2], element 2j in the high nibble of byte j
+  const int8_t* qscale;   // [n·k/64]
+  const float* scale2;    // [ceil(n·k/64 / 256)]
+  const float* offset;    // [ceil(n·k/64 / 256)]
+  int64_t n, k;
+};
+
+// One tao_nf4_* call after validation: quantize (w → codes, absmax), pack (codes, absmax → weight),
+// unpack (weight → codes, absmax) or dequantize (weight → out of `dtype`).
+enum class Nf4Op { Quantize, Pack, Unpack, Dequantize };
+struct Nf4Call {
+  Nf4Weight w;           // Pack: the output; Unpack / Dequantize: the input
+  const void* src;       // Quantize: the float weight of `dtype`
+  uint8_t* codes;        // Quantize / Unpack: output; Pack: input
+  float* absmax;         // likewise
+  void* out;             // Dequantize: [n, k] of `dtype`
+  int dtype;
+};
+
+// One tao_linear_nf4 call after validation.
+struct Nf4LinearCall {
+  Nf4Weight w;
+  const void* x;     // dtype [m, k]
+  const void* bias;  // dtype [n] or NULL
+  void* y;           // dtype [m, n]
+  int dtype;
+  int64_t m;
+};
+
 namespace cpu {
 tao_status sparse24(Sparse24Op op, const Sparse24Call& c);
 tao_status apply_mask(void* x, int elem_size, const uint8_t* mask, uint64_t numel);
@@ -154,6 +186,8 @@ tao_status linear_int8_int8(const W8A8Call& c);
 tao_status int4_tiled(Int4Op op, const Int4TiledCall& c);
 tao_status int4_tiled_linear(const Int4LinearCall& c);
 tao_status int8_linear(const Int8LinearCall& c);
+tao_status nf4(Nf4Op op, const Nf4Call& c);
+tao_status nf4_linear(const Nf4LinearCall& c);
 tao_status quantize_f8(const F8QuantCall& c);
 tao_status linear_f8(const F8LinearCall& c);
 tao_status linear(const LinearCall& c);
@@ -181,6 +215,8 @@ tao_status linear_int8_int8(tao_ctx* ctx, const W8A8Call& c);
 tao_status int4_tiled(tao_ctx* ctx, Int4Op op, const Int4TiledCall& c);
 tao_status int4_tiled_linear(tao_ctx* ctx, const Int4LinearCall& c);
 tao_status int8_linear(tao_ctx* ctx, const Int8LinearCall& c);
+tao_status nf4(tao_ctx* ctx, Nf4Op op, const Nf4Call& c);
+tao_status nf4_linear(tao_ctx* ctx, const Nf4LinearCall& c);
 tao_status quantize_f8(tao_ctx* ctx, const F8QuantCall& c);
 tao_status linear_f8(tao_ctx* ctx, const F8LinearCall& c);
 tao_status linear(tao_ctx* ctx, const LinearCall& c);

@@ -8,6 +8,7 @@ import { readSafetensors } from "../serialization/safetensors.ts";
 import { quantize, int4WeightOnly, int8WeightOnly, type QuantConfig } from "../quantization/quant_api.ts";
 import { int8DynamicActivationInt8Weight } from "../quantization/dynamic_configs.ts";
 import { float8DynamicActivationFloat8Weight, float8WeightOnly } from "../quantization/float8_configs.ts";
+import { nf4WeightOnly } from "../quantization/nf4_config.ts";
 import { QUANTIZATION_METADATA_KEY, save } from "../quantization/serialization.ts";
 import { sqnr } from "../quantization/metrics.ts";
 import { Linear } from "../nn/index.ts";
@@ -26,6 +27,7 @@ export const CLI_CONFIGS: Record<string, () => QuantConfig> = {
   w8a8: () => int8DynamicActivationInt8Weight(),
   "float8wo": () => float8WeightOnly(),
   "float8-row": () => float8DynamicActivationFloat8Weight({ granularity: "row" }),
+  nf4: () => nf4WeightOnly(),
 };
 
 /**

@@ -92,6 +92,11 @@ export const symbols = {
   tao_binary: { args: ["ptr", "i32", "ptr", "ptr", "ptr", "i32", "u64"], result: "i32" },
   tao_argmax: { args: ["ptr", "ptr", "i32", "u64", "u64", "ptr"], result: "i32" },
   tao_sample: { args: ["ptr", "ptr", "i32", "u64", "u64", "f64", "i32", "u64", "ptr", "ptr"], result: "i32" },
+  tao_nf4_quantize: { args: ["ptr", "ptr", "i32", "u64", "u64", "ptr", "ptr"], result: "i32" },
+  tao_nf4_pack: { args: ["ptr", "ptr", "ptr", "u64", "u64", "ptr", "ptr", "ptr", "ptr"], result: "i32" },
+  tao_nf4_unpack: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "u64", "u64", "ptr", "ptr"], result: "i32" },
+  tao_dequantize_nf4: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "u64", "u64", "ptr", "i32"], result: "i32" },
+  tao_linear_nf4: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64"], result: "i32" },
 } as const satisfies Record<string, { args: readonly ArgType[]; result: ResultType }>;
 
 export type Symbols = typeof symbols;
