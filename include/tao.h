@@ -528,18 +528,19 @@ TAO_API tao_status tao_sample(tao_ctx* ctx, const void* logits, int32_t dtype, i
 
 /* ---------------------------------------------------------------- NF4 (QLoRA's 4-bit NormalFloat) */
 /* Weight w [n, k] row-major, k a multiple of 64, in blocks of 64 along k: block b = r·(k/64) + c/64.
- * Code values: the 16 levels of bitsandbytes/QLoRA (TAO_NF4_CODES, ascending, code 7 = 0). Plain form:
+ * Code values: the 16 levels of bitsandbytes/QLoRA as f32, ascending: -1, -0.6961928009986877,
+ * -0.5250730514526367, -0.39491748809814453, -0.28444138169288635, -0.18477343022823334,
+ * -0.09105003625154495, 0 (code 7), 0.07958029955625534, 0.16093020141124725, 0.24611230194568634,
+ * 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1. Plain form:
  * codes u8 [n, k] (0..15) and absmax f32 [n·k/64]. Packed form: packed u8 [n, k/2], byte j of a row holds
  * element 2j in its high nibble and 2j+1 in its low one (bitsandbytes' order); the absmax are double-
  * quantized in groups of 256 consecutive blocks (the last group may be short), g = b / 256:
  *   offset[g] = f32(Σ absmax / count) (f64 sum in block order), d = absmax − offset[g] (f32),
  *   scale2[g] = max|d| / 127, qscale[b] = clamp(rint(d / scale2[g]), −127, 127) (0 when scale2 is 0), i8;
  *   scale(b) = fma(qscale[b], scale2[g], offset[g]) and w = f32(code[q] · scale(b)).
- * Every step is a correctly rounded f32 (or f64) operation: CPU and CUDA give the same bits. */
-#define TAO_NF4_CODES -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f, \
-  -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f, 0.07958029955625534f, \
-  0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f, \
-  0.7229568362236023f, 1.0f
+ * bitsandbytes and torchao subtract one mean over the whole tensor; the offset per group here keeps a
+ * group self-contained (one pass, no tensor-wide reduction). Every step is a correctly rounded f32 (or
+ * f64) operation: CPU and CUDA give the same bits. */
 
 /* NF4 plain form of w [n, k] (`dtype` TAO_F32, TAO_F16 or TAO_BF16): absmax[b] = max |w| over block b
  * (NaN ignored), codes[r, c] = the code nearest to f32(w / absmax) (0 when absmax is 0; halfway rounds to

@@ -29,6 +29,18 @@ tao_status check_weight(tao_ctx* ctx, const char* op, const uint8_t* packed, con
   return TAO_OK;
 }
 
+// Pack (plain → packed) or Unpack (packed → plain): both forms' buffers checked, then the backend.
+tao_status plain_and_packed(tao_ctx* ctx, const char* op, Nf4Op kind, const uint8_t* packed, const int8_t* qscale,
+                            const float* scale2, const float* offset, int64_t n, int64_t k, uint8_t* codes, float* absmax) {
+  TAO_TRY(check_ctx(ctx, op));
+  Nf4Weight w;
+  TAO_TRY(check_weight(ctx, op, packed, qscale, scale2, offset, n, k, &w));
+  TAO_TRY(check_buffer(ctx, codes, op, "codes"));
+  TAO_TRY(check_buffer(ctx, absmax, op, "absmax"));
+  const Nf4Call c{w, nullptr, codes, absmax, nullptr, 0};
+  TAO_DISPATCH(ctx, cpu::nf4(kind, c), cuda::nf4(ctx, kind, c));
+}
+
 }  // namespace
 }  // namespace tao
 
@@ -49,26 +61,12 @@ extern "C" tao_status tao_nf4_quantize(tao_ctx* ctx, const void* w, int32_t dtyp
 
 extern "C" tao_status tao_nf4_pack(tao_ctx* ctx, const uint8_t* codes, const float* absmax, int64_t n, int64_t k,
                                    uint8_t* packed, int8_t* qscale, float* scale2, float* offset) {
-  const char* op = "tao_nf4_pack";
-  TAO_TRY(check_ctx(ctx, op));
-  Nf4Weight w;
-  TAO_TRY(check_weight(ctx, op, packed, qscale, scale2, offset, n, k, &w));
-  TAO_TRY(check_buffer(ctx, codes, op, "codes"));
-  TAO_TRY(check_buffer(ctx, absmax, op, "absmax"));
-  const Nf4Call c{w, nullptr, (uint8_t*)codes, (float*)absmax, nullptr, 0};
-  TAO_DISPATCH(ctx, cpu::nf4(Nf4Op::Pack, c), cuda::nf4(ctx, Nf4Op::Pack, c));
+  return plain_and_packed(ctx, "tao_nf4_pack", Nf4Op::Pack, packed, qscale, scale2, offset, n, k, (uint8_t*)codes, (float*)absmax);
 }
 
 extern "C" tao_status tao_nf4_unpack(tao_ctx* ctx, const uint8_t* packed, const int8_t* qscale, const float* scale2,
                                      const float* offset, int64_t n, int64_t k, uint8_t* codes, float* absmax) {
-  const char* op = "tao_nf4_unpack";
-  TAO_TRY(check_ctx(ctx, op));
-  Nf4Weight w;
-  TAO_TRY(check_weight(ctx, op, packed, qscale, scale2, offset, n, k, &w));
-  TAO_TRY(check_buffer(ctx, codes, op, "codes"));
-  TAO_TRY(check_buffer(ctx, absmax, op, "absmax"));
-  const Nf4Call c{w, nullptr, codes, absmax, nullptr, 0};
-  TAO_DISPATCH(ctx, cpu::nf4(Nf4Op::Unpack, c), cuda::nf4(ctx, Nf4Op::Unpack, c));
+  return plain_and_packed(ctx, "tao_nf4_unpack", Nf4Op::Unpack, packed, qscale, scale2, offset, n, k, codes, absmax);
 }
 
 extern "C" tao_status tao_dequantize_nf4(tao_ctx* ctx, const uint8_t* packed, const int8_t* qscale, const float* scale2,

@@ -3,6 +3,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "convert.h"
 #include "hd.h"
 #include "tao.h"
 
@@ -11,6 +12,13 @@ namespace tao {
 constexpr int64_t kNf4Block = 64;         // weights per absmax
 constexpr int64_t kNf4ScaleGroup = 256;   // absmax per double-quantization group
 
+// The 16 NF4 levels (bitsandbytes' table, include/tao.h), for initializing each backend's table.
+#define TAO_NF4_CODES                                                                                         \
+  -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f, -0.28444138169288635f,           \
+      -0.18477343022823334f, -0.09105003625154495f, 0.0f, 0.07958029955625534f, 0.16093020141124725f,         \
+      0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, \
+      1.0f
+
 // The code nearest to x (x = w / absmax in [-1, 1]) given the 16 ascending code values: the number of
 // midpoints below x, so halfway goes to the lower code; NaN compares false everywhere and is mapped to 0.
 TAO_HD int nf4_encode(float x, const float* code) {
@@ -18,6 +26,19 @@ TAO_HD int nf4_encode(float x, const float* code) {
   int q = 0;
   for (int i = 0; i < 15; ++i) q += x > mul_rn(add_rn(code[i], code[i + 1]), 0.5f) ? 1 : 0;
   return q;
+}
+
+// Quantizes one block of 64 values of dtype D: codes[t] = the code nearest v[t] / absmax; returns absmax
+// (max |v|, NaN ignored).
+template <int D>
+TAO_HD float nf4_quantize_block(const typename Dt<D>::T* v, const float* code, uint8_t* codes) {
+  float amax = 0.0f;
+  for (int t = 0; t < kNf4Block; ++t) {
+    const float a = abs_f(Dt<D>::to_f32(v[t]));
+    amax = a > amax ? a : amax;
+  }
+  for (int t = 0; t < kNf4Block; ++t) codes[t] = (uint8_t)nf4_encode(amax > 0.0f ? div_rn(Dt<D>::to_f32(v[t]), amax) : 0.0f, code);
+  return amax;
 }
 
 // The f32 absmax of a block's scale after double quantization.

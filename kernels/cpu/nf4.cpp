@@ -27,17 +27,7 @@ TAO_INLINE void decode_block(const Nf4Weight& w, int64_t b, float* dst) {
 template <int D>
 TAO_CPU_CLONES void quantize_blocks(const Nf4Call& c, uint64_t b0, uint64_t b1) {
   const auto* src = (const typename Dt<D>::T*)c.src;
-  for (uint64_t b = b0; b < b1; ++b) {
-    const auto* v = src + b * kNf4Block;
-    float amax = 0.0f;
-    for (int t = 0; t < kNf4Block; ++t) {
-      const float a = abs_f(Dt<D>::to_f32(v[t]));
-      amax = a > amax ? a : amax;
-    }
-    for (int t = 0; t < kNf4Block; ++t)
-      c.codes[b * kNf4Block + t] = (uint8_t)nf4_encode(amax > 0.0f ? div_rn(Dt<D>::to_f32(v[t]), amax) : 0.0f, kCode);
-    c.absmax[b] = amax;
-  }
+  for (uint64_t b = b0; b < b1; ++b) c.absmax[b] = nf4_quantize_block<D>(src + b * kNf4Block, kCode, c.codes + b * kNf4Block);
 }
 
 template <int D>

@@ -29,17 +29,8 @@ __device__ __forceinline__ void load_codes(float* code) {
 template <int D>
 __global__ void quantize_kernel(const typename Dt<D>::T* __restrict__ src, uint8_t* __restrict__ codes, float* __restrict__ absmax,
                                 uint64_t blocks) {
-  for (uint64_t b = global_thread(); b < blocks; b += grid_threads()) {
-    const auto* v = src + b * kNf4Block;
-    float amax = 0.0f;
-    for (int t = 0; t < kNf4Block; ++t) {
-      const float a = abs_f(Dt<D>::to_f32(v[t]));
-      amax = a > amax ? a : amax;
-    }
-    for (int t = 0; t < kNf4Block; ++t)
-      codes[b * kNf4Block + t] = (uint8_t)nf4_encode(amax > 0.0f ? div_rn(Dt<D>::to_f32(v[t]), amax) : 0.0f, kCode);
-    absmax[b] = amax;
-  }
+  for (uint64_t b = global_thread(); b < blocks; b += grid_threads())
+    absmax[b] = nf4_quantize_block<D>(src + b * kNf4Block, kCode, codes + b * kNf4Block);
 }
 
 // One thread per group of 256 blocks: offset, scale2 and the i8 block scales.
