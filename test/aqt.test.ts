@@ -213,6 +213,7 @@ describe("quantized linear dispatch table", () => {
     { name: "semi_sparse: cuSPARSELt (bf16; int8 after quantizeRowsInt8)", priority: QuantizedLinearPriority.KERNEL },
     { name: "semi_sparse: linearSparse24 (CPU half-MAC kernel; CUDA dense weight + cuBLASLt)", priority: QuantizedLinearPriority.KERNEL },
     { name: "semi_sparse: int8 quantizeRowsInt8 + decompressed linearInt8Int8", priority: QuantizedLinearPriority.KERNEL },
+    { name: "nf4: linearNf4 (weight decoded on the fly)", priority: QuantizedLinearPriority.KERNEL },
     { name: "float_cast: cast x to the weight's dtype, dense linear, cast back", priority: QuantizedLinearPriority.KERNEL },
   ];
   const FALLBACKS = [
@@ -222,6 +223,7 @@ describe("quantized linear dispatch table", () => {
     { name: "smoothquant: x / s, quantize x with the affine primitives + dense f32 linear", priority: QuantizedLinearPriority.FALLBACK },
     { name: "float8: dequantizeAffine + dense linear", priority: QuantizedLinearPriority.FALLBACK },
     { name: "semi_sparse: decompress + dense linear", priority: QuantizedLinearPriority.FALLBACK },
+    { name: "nf4: dequantize + dense linear", priority: QuantizedLinearPriority.FALLBACK },
   ];
 
   test("lists the fused kernels, then one fallback per layout", () => {
