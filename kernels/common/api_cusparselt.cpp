@@ -87,8 +87,7 @@ extern "C" tao_status tao_linear_int8_cusparselt(tao_ctx* ctx, const int8_t* xq,
                                                  int64_t n, int64_t k) {
   const char* op = "tao_linear_int8_cusparselt";
   TAO_TRY(cuda_only(ctx, op));
-  if (dtype != TAO_BF16 && dtype != TAO_F16 && dtype != TAO_F32)
-    return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: bf16, f16 or f32 expected", dtype_name(dtype));
+  TAO_TRY(check_float_dtype(op, dtype));
   if (!xscale || !wscale) return fail(TAO_ERR_INVALID_ARGUMENT, op, "%s is NULL", xscale ? "wscale" : "xscale");
   if (k > 131072) return fail(TAO_ERR_INVALID_ARGUMENT, op, "k=%lld: at most 131072, so the int32 sums cannot overflow", (long long)k);
   return linear_checked(op, ctx, SpltLinearCall{xq, xscale, packed, wscale, bias, y, TAO_I8, dtype, m, n, k});

@@ -9,8 +9,7 @@ extern "C" tao_status tao_quantize_f8(tao_ctx* ctx, const void* x, int32_t dtype
   using namespace tao;
   const char* op = "tao_quantize_f8";
   TAO_TRY(check_ctx(ctx, op));
-  if (dtype != TAO_F32 && dtype != TAO_F16 && dtype != TAO_BF16)
-    return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: f32, f16 or bf16 expected", dtype_name(dtype));
+  TAO_TRY(check_float_dtype(op, dtype));
   if (rowwise != 0 && rowwise != 1) return fail(TAO_ERR_INVALID_ARGUMENT, op, "rowwise must be 0 or 1, not %d", (int)rowwise);
   TAO_TRY(check_mnk(op, m, 1, k));
   TAO_TRY(check_buffer(ctx, x, op, "x"));
@@ -26,8 +25,7 @@ extern "C" tao_status tao_linear_f8_f8(tao_ctx* ctx, const void* xq, const float
   using namespace tao;
   const char* op = "tao_linear_f8_f8";
   TAO_TRY(check_ctx(ctx, op));
-  if (dtype != TAO_F32 && dtype != TAO_F16 && dtype != TAO_BF16)
-    return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: bf16, f16 or f32 expected", dtype_name(dtype));
+  TAO_TRY(check_float_dtype(op, dtype));
   if (x_rowwise != 0 && x_rowwise != 1) return fail(TAO_ERR_INVALID_ARGUMENT, op, "x_rowwise must be 0 or 1, not %d", (int)x_rowwise);
   if (w_rowwise != 0 && w_rowwise != 1) return fail(TAO_ERR_INVALID_ARGUMENT, op, "w_rowwise must be 0 or 1, not %d", (int)w_rowwise);
   if (fast_accum != 0 && fast_accum != 1) return fail(TAO_ERR_INVALID_ARGUMENT, op, "fast_accum must be 0 or 1, not %d", (int)fast_accum);

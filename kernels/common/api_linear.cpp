@@ -9,8 +9,7 @@ extern "C" tao_status tao_linear(tao_ctx* ctx, const void* x, const void* w, con
   using namespace tao;
   const char* op = "tao_linear";
   TAO_TRY(check_ctx(ctx, op));
-  if (!dtype_is_wide_float(dtype))
-    return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: f32, f16 or bf16 expected", dtype_name(dtype));
+  TAO_TRY(check_float_dtype(op, dtype));
   TAO_TRY(check_mnk(op, m, n, k));
   TAO_TRY(check_buffer(ctx, x, op, "x"));
   TAO_TRY(check_buffer(ctx, w, op, "w"));

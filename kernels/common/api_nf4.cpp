@@ -8,8 +8,6 @@
 namespace tao {
 namespace {
 
-bool float_dtype(int32_t d) { return d == TAO_F32 || d == TAO_F16 || d == TAO_BF16; }
-
 // n, k in range, k a multiple of 64.
 tao_status check_nk(const char* op, int64_t n, int64_t k) {
   TAO_TRY(check_mnk(op, 1, n, k));
@@ -50,7 +48,7 @@ extern "C" tao_status tao_nf4_quantize(tao_ctx* ctx, const void* w, int32_t dtyp
                                        float* absmax) {
   const char* op = "tao_nf4_quantize";
   TAO_TRY(check_ctx(ctx, op));
-  if (!float_dtype(dtype)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: f32, f16 or bf16 expected", dtype_name(dtype));
+  TAO_TRY(check_float_dtype(op, dtype));
   TAO_TRY(check_nk(op, n, k));
   TAO_TRY(check_buffer(ctx, w, op, "w"));
   TAO_TRY(check_buffer(ctx, codes, op, "codes"));
@@ -73,7 +71,7 @@ extern "C" tao_status tao_dequantize_nf4(tao_ctx* ctx, const uint8_t* packed, co
                                          const float* offset, int64_t n, int64_t k, void* out, int32_t dtype) {
   const char* op = "tao_dequantize_nf4";
   TAO_TRY(check_ctx(ctx, op));
-  if (!float_dtype(dtype)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: f32, f16 or bf16 expected", dtype_name(dtype));
+  TAO_TRY(check_float_dtype(op, dtype));
   Nf4Weight w;
   TAO_TRY(check_weight(ctx, op, packed, qscale, scale2, offset, n, k, &w));
   TAO_TRY(check_buffer(ctx, out, op, "out"));
@@ -86,7 +84,7 @@ extern "C" tao_status tao_linear_nf4(tao_ctx* ctx, const void* x, const uint8_t*
                                      int64_t m, int64_t n, int64_t k) {
   const char* op = "tao_linear_nf4";
   TAO_TRY(check_ctx(ctx, op));
-  if (!float_dtype(dtype)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: f32, f16 or bf16 expected", dtype_name(dtype));
+  TAO_TRY(check_float_dtype(op, dtype));
   TAO_TRY(check_mnk(op, m, n, k));
   Nf4Weight w;
   TAO_TRY(check_weight(ctx, op, packed, qscale, scale2, offset, n, k, &w));

@@ -70,7 +70,7 @@ extern "C" tao_status tao_apply_mask(tao_ctx* ctx, void* x, int32_t dtype, const
 extern "C" tao_status tao_column_sq_sum(tao_ctx* ctx, const void* x, int32_t dtype, float* acc, int64_t m, int64_t k) {
   const char* op = "tao_column_sq_sum";
   TAO_TRY(check_ctx(ctx, op));
-  if (!dtype_is_wide_float(dtype)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: f32, f16 or bf16 expected", dtype_name(dtype));
+  TAO_TRY(check_float_dtype(op, dtype));
   TAO_TRY(check_mnk(op, m, 1, k));
   TAO_TRY(check_buffer(ctx, x, op, "x"));
   TAO_TRY(check_buffer(ctx, acc, op, "acc"));
@@ -81,7 +81,7 @@ extern "C" tao_status tao_linear_sparse24(tao_ctx* ctx, const void* x, const voi
                                           const void* bias, void* y, int32_t dtype, int64_t m, int64_t n, int64_t k) {
   const char* op = "tao_linear_sparse24";
   TAO_TRY(check_ctx(ctx, op));
-  if (!dtype_is_wide_float(dtype)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: f32, f16 or bf16 expected", dtype_name(dtype));
+  TAO_TRY(check_float_dtype(op, dtype));
   TAO_TRY(check_nk(op, n, k));
   TAO_TRY(check_mnk(op, m, n, k));
   if (k > (1LL << 26)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "k=%lld: at most 2^26", (long long)k);

@@ -15,8 +15,7 @@ extern "C" tao_status tao_quantize_rows_int8(tao_ctx* ctx, const void* x, int32_
   using namespace tao;
   const char* op = "tao_quantize_rows_int8";
   TAO_TRY(check_ctx(ctx, op));
-  if (dtype != TAO_F32 && dtype != TAO_F16 && dtype != TAO_BF16)
-    return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: f32, f16 or bf16 expected", dtype_name(dtype));
+  TAO_TRY(check_float_dtype(op, dtype));
   if (m < 1 || k < 1) return fail(TAO_ERR_INVALID_ARGUMENT, op, "m=%lld, k=%lld must both be >= 1", (long long)m, (long long)k);
   TAO_TRY(check_mnk(op, m, 1, k));
   TAO_TRY(check_buffer(ctx, x, op, "x"));
@@ -33,8 +32,7 @@ extern "C" tao_status tao_linear_int8_int8(tao_ctx* ctx, const int8_t* xq, const
   using namespace tao;
   const char* op = "tao_linear_int8_int8";
   TAO_TRY(check_ctx(ctx, op));
-  if (dtype != TAO_BF16 && dtype != TAO_F16 && dtype != TAO_F32)
-    return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: bf16, f16 or f32 expected", dtype_name(dtype));
+  TAO_TRY(check_float_dtype(op, dtype));
   TAO_TRY(check_mnk(op, m, n, k));
   if (k > kMaxK)
     return fail(TAO_ERR_INVALID_ARGUMENT, op, "k=%lld: at most %lld, so the int32 sums cannot overflow", (long long)k,

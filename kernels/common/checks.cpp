@@ -1,6 +1,7 @@
 // Argument checks shared by the entry points.
 #include "checks.h"
 
+#include "dtype.h"
 #include "status.h"
 #ifdef TAO_WITH_CUDA
 #include "../cuda/device.h"
@@ -21,6 +22,12 @@ tao_status check_buffer(tao_ctx* ctx, const void* p, const char* op, const char*
   (void)ctx;
   return TAO_OK;
 #endif
+}
+
+tao_status check_float_dtype(const char* op, int64_t dtype) {
+  if (!dtype_is_wide_float(dtype))
+    return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: f32, f16 or bf16 expected", dtype_name(dtype));
+  return TAO_OK;
 }
 
 tao_status check_mnk(const char* op, int64_t m, int64_t n, int64_t k) {

@@ -9,13 +9,6 @@
 
 namespace tao {
 
-// dtype is TAO_F32, TAO_F16 or TAO_BF16.
-inline tao_status check_float_dtype(const char* op, int64_t dtype) {
-  if (!dtype_is_wide_float(dtype))
-    return fail(TAO_ERR_INVALID_ARGUMENT, op, "dtype %s: f32, f16 or bf16 expected", dtype_name(dtype));
-  return TAO_OK;
-}
-
 // Each size in `sizes` (named by `names`, comma-separated in one string) is in 1..2^31 and their
 // product stays below 2^62 elements.
 inline tao_status check_sizes(const char* op, const char* names, std::initializer_list<int64_t> sizes) {
