@@ -5,8 +5,8 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import {
-  argmax, fromArray, generate, int8WeightOnly, Llama, LlamaDecoder, llamaPreset, loadStories260K, quantize, storiesModelPath,
-  type Tensor,
+  argmax, fromArray, generate, int8WeightOnly, Linear, Llama, LlamaDecoder, llamaPreset, loadStories260K, quantize, storiesModelPath,
+  zeros, type Tensor,
 } from "../lib/index.ts";
 import { devices, hasCuda, noCudaReason, sqnr, taoError } from "./helpers.ts";
 
@@ -181,6 +181,18 @@ describe("Llama (stories260K)", () => {
       if (device === "cpu") expect(taoError(() => new LlamaDecoder(model, cache, {}, { graph: true })).message).toMatch(/CUDA contexts only/);
     });
   }
+
+  test("a checkpoint missing a weight is a TaoError and keeps all its tensors; a misshapen Linear weight is one too", () => {
+    const { checkpoint } = loadStories260K();
+    using _ = checkpoint;
+    checkpoint.weights.get("model.norm.weight")!.dispose();
+    checkpoint.weights.delete("model.norm.weight");
+    const before = checkpoint.weights.size;
+    expect(taoError(() => Llama.fromCheckpoint(checkpoint)).message).toMatch(/lacks model\.norm\.weight/);
+    expect(checkpoint.weights.size).toBe(before);
+    using w = zeros([3, 5]);
+    expect(taoError(() => new Linear(4, 3, { weight: w })).message).toMatch(/weight is \[3,5\], the layer needs \[3,4\]/);
+  });
 
   test("greedy generation is deterministic and tells a story", () => {
     using model = loadModel("cpu");

@@ -21,7 +21,7 @@ import { incrementPosition, kvAppend } from "../ops/kv_cache.ts";
 import { add, siluMul } from "../ops/elementwise.ts";
 import { linear } from "../ops/linear.ts";
 import { headDim, validateLlamaConfig, type LlamaConfig } from "./llama_config.ts";
-import type { LlamaCheckpoint } from "./llama_weights.ts";
+import { llamaWeightShapes, type LlamaCheckpoint } from "./llama_weights.ts";
 
 /**
  * Where a forward puts its intermediate tensors: `take(name, shape, dtype)` gives a buffer the
@@ -113,6 +113,9 @@ export interface LlamaForwardOptions {
   out?: Tensor;
 }
 
+/** Parameter `name` (a Hugging Face name) for the constructor to take over, or undefined for the synthetic value. */
+type WeightSource = (name: string) => Tensor | undefined;
+
 /** LlamaForCausalLM: children "model" (embed_tokens, layers.{i}, norm) and "lm_head". */
 export class Llama extends Module {
   readonly config: LlamaConfig;
@@ -122,35 +125,39 @@ export class Llama extends Module {
   /**
    * A model of `config` with synthetic weights (nothing to download): projections initialised like
    * torch.nn.Linear (uniform ±1/sqrt(in)), embeddings N(0, 1), norms 1; deterministic per seed.
+   * `source` supplies real weights instead (Llama.fromCheckpoint); nothing is drawn for those.
    */
-  constructor(config: LlamaConfig, init: LlamaInit = {}) {
+  constructor(config: LlamaConfig, init: LlamaInit = {}, source: WeightSource = () => undefined) {
     super();
     this.config = validateLlamaConfig({ ...config }, "Llama");
     const { dtype = "f32", device = "cpu", seed = 0 } = init;
     this.dtype = dtype;
     this.device = device;
     const c = this.config, hd = headDim(c);
-    const proj = (inF: number, out: number, s: number) => new Linear(inF, out, { bias: false, dtype, device, seed: s });
-    const ones = (n: number) => full([n], 1, { dtype, device });
+    const proj = (name: string, inF: number, out: number, s: number) =>
+      new Linear(inF, out, { bias: false, dtype, device, seed: s, weight: source(`${name}.weight`) });
+    const norm = (name: string) => source(`${name}.weight`) ?? full([c.dim], 1, { dtype, device });
     const layers: Record<string, Module> = {};
     for (let l = 0; l < c.nLayers; l++) {
-      const s = seed + 16 * (l + 1);
+      const s = seed + 16 * (l + 1), p = `model.layers.${l}`;
       const attn = Holder.of({}, {
-        q_proj: proj(c.dim, c.nHeads * hd, s), k_proj: proj(c.dim, c.nKvHeads * hd, s + 1),
-        v_proj: proj(c.dim, c.nKvHeads * hd, s + 2), o_proj: proj(c.nHeads * hd, c.dim, s + 3),
+        q_proj: proj(`${p}.self_attn.q_proj`, c.dim, c.nHeads * hd, s), k_proj: proj(`${p}.self_attn.k_proj`, c.dim, c.nKvHeads * hd, s + 1),
+        v_proj: proj(`${p}.self_attn.v_proj`, c.dim, c.nKvHeads * hd, s + 2), o_proj: proj(`${p}.self_attn.o_proj`, c.nHeads * hd, c.dim, s + 3),
       });
-      const mlp = Holder.of({}, { gate_proj: proj(c.dim, c.hiddenDim, s + 4), up_proj: proj(c.dim, c.hiddenDim, s + 5), down_proj: proj(c.hiddenDim, c.dim, s + 6) });
+      const mlp = Holder.of({}, {
+        gate_proj: proj(`${p}.mlp.gate_proj`, c.dim, c.hiddenDim, s + 4), up_proj: proj(`${p}.mlp.up_proj`, c.dim, c.hiddenDim, s + 5),
+        down_proj: proj(`${p}.mlp.down_proj`, c.hiddenDim, c.dim, s + 6),
+      });
       layers[String(l)] = Holder.of({}, {
-        input_layernorm: Holder.of({ weight: ones(c.dim) }), self_attn: attn,
-        post_attention_layernorm: Holder.of({ weight: ones(c.dim) }), mlp,
+        input_layernorm: Holder.of({ weight: norm(`${p}.input_layernorm`) }), self_attn: attn,
+        post_attention_layernorm: Holder.of({ weight: norm(`${p}.post_attention_layernorm`) }), mlp,
       });
     }
-    const embed = randn([c.vocabSize, c.dim], { dtype, device, seed });
-    this.registerModule("model", Holder.of({}, { embed_tokens: Holder.of({ weight: embed }), layers: Holder.of({}, layers), norm: Holder.of({ weight: ones(c.dim) }) }));
+    const embed = source("model.embed_tokens.weight") ?? randn([c.vocabSize, c.dim], { dtype, device, seed });
+    this.registerModule("model", Holder.of({}, { embed_tokens: Holder.of({ weight: embed }), layers: Holder.of({}, layers), norm: Holder.of({ weight: norm("model.norm") }) }));
     // A tied lm_head gets its own copy of the embedding, so quantizing it leaves the embedding as it is.
-    const head = new Linear(c.dim, c.vocabSize, { bias: false, dtype, device, seed: seed + 1 });
-    if (c.tiedEmbeddings) head.setParameter("weight", embed.clone())?.dispose();
-    this.registerModule("lm_head", head);
+    const head = c.tiedEmbeddings ? embed.clone() : source("lm_head.weight");
+    this.registerModule("lm_head", new Linear(c.dim, c.vocabSize, { bias: false, dtype, device, seed: seed + 1, weight: head }));
   }
 
   /**
@@ -160,24 +167,20 @@ export class Llama extends Module {
    */
   static fromCheckpoint(ckpt: LlamaCheckpoint): Llama {
     const op = "Llama.fromCheckpoint";
+    const config = validateLlamaConfig({ ...ckpt.config }, op);
     const embed = ckpt.weights.get("model.embed_tokens.weight");
-    if (embed === undefined) throw invalid(op, "the checkpoint has no model.embed_tokens.weight");
-    const model = new Llama(ckpt.config, { dtype: embed.dtype, device: embed.device });
-    try {
-      for (const [name, old] of model.namedParameters()) {
-        const tiedHead = name === "lm_head.weight" && model.config.tiedEmbeddings;
-        const t = tiedHead ? embed.clone() : ckpt.weights.get(name);
-        if (t === undefined) throw invalid(op, `the checkpoint lacks ${name}`);
-        if (t.shape.join() !== old.shape.join() || t.dtype !== old.dtype) throw invalid(op, `${name} is ${t.dtype} [${t.shape}], the model needs ${old.dtype} [${old.shape}]`);
-        const path = name.split(".");
-        const leaf = path.pop()!;
-        path.reduce((m, part) => m.getModule(part), model as Module).setParameter(leaf, t)?.dispose();
-        if (!tiedHead) ckpt.weights.delete(name);
+    if (embed === undefined) throw invalid(op, "the checkpoint lacks model.embed_tokens.weight");
+    // Every weight checked before any is taken, so a bad checkpoint leaves ckpt as it was.
+    const shapes = llamaWeightShapes(config);
+    for (const [name, shape] of shapes) {
+      const t = ckpt.weights.get(name);
+      if (t === undefined) throw invalid(op, `the checkpoint lacks ${name}`);
+      if (t.shape.join() !== shape.join() || t.dtype !== embed.dtype || t.device !== embed.device) {
+        throw invalid(op, `${name} is ${t.dtype} [${t.shape}] on ${t.device}, the model needs ${embed.dtype} [${shape}] on ${embed.device}`);
       }
-    } catch (e) {
-      model.dispose();
-      throw e;
     }
+    const model = new Llama(config, { dtype: embed.dtype, device: embed.device }, (name) => ckpt.weights.get(name));
+    for (const name of shapes.keys()) ckpt.weights.delete(name);
     return model;
   }
 

@@ -67,9 +67,7 @@ export function weightTree(weights: Map<string, Tensor>, isLinearWeight: (name: 
     const w = weights.get(`${path}.weight`)!, bias = weights.get(`${path}.bias`) ?? null;
     const [out, inF] = w.shape as [number, number];
     if (bias !== null && (bias.ndim !== 1 || bias.shape[0] !== out)) throw invalid(op, `${path}.bias is [${bias.shape}], not [${out}]`);
-    const layer = new Linear(inF, out, { bias: bias !== null, dtype: w.dtype, device: w.device, seed: 0 });
-    layer.setParameter("weight", w)?.dispose();
-    if (bias !== null) layer.setParameter("bias", bias)?.dispose();
+    const layer = new Linear(inF, out, { weight: w, bias: bias ?? false });
     const [parent, leaf] = splitLast(path);
     at(parent).addModule(leaf, layer);
   }

@@ -15,8 +15,10 @@ export interface InputObserver {
 }
 
 export interface LinearInit {
-  /** Learnable additive bias of shape [outFeatures] (default true). */
-  bias?: boolean;
+  /** Learnable additive bias of shape [outFeatures] (default true), or the bias tensor itself (taken over). */
+  bias?: boolean | Tensor;
+  /** The weight [outFeatures, inFeatures] itself, taken over instead of drawn (it sets dtype and device). */
+  weight?: Tensor;
   /** f32 (default), f16 or bf16. */
   dtype?: DType;
   /** Default "cpu". */
@@ -28,7 +30,8 @@ export interface LinearInit {
 /**
  * A dense layer: parameters `weight` [outFeatures, inFeatures] and `bias` [outFeatures] (or null),
  * both drawn like PyTorch's defaults from uniform(-1/sqrt(inFeatures), 1/sqrt(inFeatures)): the
- * weight takes draws 0 .. out·in - 1 of the seed's stream, the bias the next outFeatures.
+ * weight takes draws 0 .. out·in - 1 of the seed's stream, the bias the next outFeatures. Given
+ * tensors (init.weight, a Tensor init.bias) are taken over instead of drawn.
  * forward(x) = linear(x, weight, bias) for x [..., inFeatures], after `inputObserver` (if any) has
  * seen x.
  */
@@ -41,12 +44,18 @@ export class Linear extends Module {
     for (const d of [inFeatures, outFeatures]) {
       if (!Number.isSafeInteger(d) || d < 1) throw invalid("Linear", `features must be positive integers, not ${inFeatures} -> ${outFeatures}`);
     }
-    const { bias = true, dtype = "f32", device = "cpu", seed = Math.floor(Math.random() * 2 ** 32) } = init;
+    const { bias = true, weight: given, seed = Math.floor(Math.random() * 2 ** 32) } = init;
+    const dtype = given?.dtype ?? init.dtype ?? "f32", device = given?.device ?? init.device ?? "cpu";
     const bound = 1 / Math.sqrt(inFeatures);
     const draw = (shape: number[], offset: number) => rand(shape, { dtype, device, seed, offset, low: -bound, high: bound });
-    const weight = this.registerParameter("weight", draw([outFeatures, inFeatures], 0));
+    const fits = (t: Tensor, shape: number[], name: string) => {
+      if (t.shape.join() !== shape.join()) throw invalid("Linear", `${name} is [${t.shape}], the layer needs [${shape}]`);
+      return t;
+    };
+    const weight = this.registerParameter("weight", given ? fits(given, [outFeatures, inFeatures], "weight") : draw([outFeatures, inFeatures], 0));
     try {
-      this.registerParameter("bias", bias ? draw([outFeatures], outFeatures * inFeatures) : null);
+      const b = typeof bias === "boolean" ? (bias ? draw([outFeatures], outFeatures * inFeatures) : null) : fits(bias, [outFeatures], "bias");
+      this.registerParameter("bias", b);
     } catch (e) {
       weight.dispose();
       throw e;
