@@ -89,8 +89,7 @@ export class LlamaCache implements Disposable {
 
   /** Forgets the cached tokens (the next forward starts at position 0). */
   reset(): void {
-    using zero = zeros([1], { dtype: "i32", device: this.device });
-    this.position.copyFrom(zero);
+    this.position.context.memset(this.position.ptr("LlamaCache.reset"), 0, this.position.nbytes);
   }
 
   dispose(): void {
