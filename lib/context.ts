@@ -77,6 +77,11 @@ export class Context extends NativeResource {
     check(native.tao_memset(this.handle("Context.memset"), ptr, value, bytes), "Context.memset");
   }
 
+  /** Reads `bytes` bytes at `ptr` (16-byte aligned, a multiple of 16) and discards them: a clean L2 flush. */
+  read(ptr: PtrArg, bytes: number): void {
+    check(native.tao_read(this.handle("Context.read"), ptr, bytes), "Context.read");
+  }
+
   /** Waits for all work enqueued on the context (and reports asynchronous errors). */
   synchronize(): void {
     check(native.tao_ctx_synchronize(this.handle("Context.synchronize")), "Context.synchronize");

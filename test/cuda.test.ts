@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import {
   chooseQParamsAffine, Context, CopyKind, MappingType, dequantizeAffine, DTYPES, Event, fakeQuantizeAffine, fromArray, full,
-  quantizeAffine, rand, randn, targetInfo, ZeroPointDomain, type DType, type Tensor,
+  quantizeAffine, rand, randn, TaoError, targetInfo, ZeroPointDomain, type DType, type Tensor,
 } from "../lib/index.ts";
 import { freshSeed, hasCuda, mismatches, noCudaReason, normals, rng } from "./helpers.ts";
 import { affineCases, affineInput } from "./affine_cases.ts";
@@ -132,6 +132,16 @@ describe.skipIf(!hasCuda)(`cuda:0 agrees with the CPU${hasCuda ? "" : ` (skipped
     using end = ctx.createEvent().record();
     expect(Event.elapsedMs(start, end)).toBeGreaterThan(0);
     expect(y.numel).toBe(1 << 22);
+  });
+
+  test("read passes over device memory and rejects unaligned or host buffers", () => {
+    const ctx = Context.get("cuda:0");
+    const p = ctx.alloc(1 << 20);
+    ctx.read(p, 1 << 20);
+    ctx.synchronize();
+    expect(() => ctx.read(p + 8n, 16)).toThrow(/multiples of 16/);
+    expect(() => ctx.read(new Uint8Array(64), 64)).toThrow(TaoError);
+    ctx.free(p);
   });
 
   test("a host buffer given to the CUDA context is DEVICE_MISMATCH from C", () => {

@@ -53,6 +53,9 @@ test("context memory: alloc, memset, copy, free", () => {
   const back = new Uint8Array(64);
   ctx.copy(back, p, 64, 1);
   expect(back.every((v) => v === 0x41)).toBe(true);
+  ctx.read(p, 64);
+  expect(() => ctx.read(p + 8n, 16)).toThrow(/multiples of 16/);
+  expect(() => ctx.read(p, 24)).toThrow(TaoError);
   ctx.free(p);
   ctx.synchronize();
   expect(() => ctx.alloc(0)).toThrow(TaoError);

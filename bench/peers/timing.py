@@ -1,5 +1,5 @@
 """Timing shared by the PyTorch peers: CUDA events around each call, L2 flushed before each sample
-(a memset of twice its size), median of `samples` after `warmup` calls, in microseconds."""
+(a read-only pass over four times its size, leaving L2 clean like bench/harness.ts), median of `samples` after `warmup` calls, in microseconds."""
 import torch
 
 _flush = None
@@ -8,12 +8,12 @@ _flush = None
 def median_us(fn, warmup: int = 5, samples: int = 50) -> float:
     global _flush
     if _flush is None:
-        _flush = torch.empty(2 * torch.cuda.get_device_properties(0).L2_cache_size, dtype=torch.uint8, device="cuda")
+        _flush = torch.zeros(4 * torch.cuda.get_device_properties(0).L2_cache_size // 4, dtype=torch.int32, device="cuda")
     for _ in range(warmup):
         fn()
     events = []
     for _ in range(samples):
-        _flush.zero_()
+        _flush.max()
         a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         a.record()
         fn()

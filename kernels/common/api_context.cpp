@@ -174,6 +174,22 @@ tao_status tao_memset(tao_ctx* ctx, void* ptr, int32_t value, uint64_t bytes) {
   return TAO_OK;
 }
 
+tao_status tao_read(tao_ctx* ctx, const void* ptr, uint64_t bytes) {
+  const char* op = "tao_read";
+  TAO_TRY(check_ctx(ctx, op));
+  if (bytes == 0) return TAO_OK;
+  if (((uintptr_t)ptr | bytes) % 16 != 0) return fail(TAO_ERR_INVALID_ARGUMENT, op, "ptr and bytes=%llu must be multiples of 16", (unsigned long long)bytes);
+  TAO_TRY(check_buffer(ctx, ptr, op, "ptr"));
+#ifdef TAO_WITH_CUDA
+  if (ctx->device >= 0) return cuda::read(ctx, ptr, bytes);
+#endif
+  const volatile uint64_t* p = (const volatile uint64_t*)ptr;
+  uint64_t sink = 0;
+  for (uint64_t i = 0; i < bytes / 8; i += 8) sink ^= p[i];  // one load per 64-byte line
+  (void)sink;
+  return TAO_OK;
+}
+
 tao_status tao_event_create(tao_ctx* ctx, tao_event** out) {
   const char* op = "tao_event_create";
   TAO_TRY(check_ctx(ctx, op));

@@ -35,6 +35,8 @@ tao_status alloc(tao_ctx* ctx, uint64_t bytes, void** out);
 tao_status release(tao_ctx* ctx, void* ptr);
 tao_status copy(tao_ctx* ctx, void* dst, const void* src, uint64_t bytes, int kind);
 tao_status memset(tao_ctx* ctx, void* ptr, int value, uint64_t bytes);
+// Reads bytes (a multiple of 16) at ptr and discards them (tao_read: a clean L2 flush).
+tao_status read(tao_ctx* ctx, const void* ptr, uint64_t bytes);
 // TAO_OK when p is device memory of ctx's device (ctx CUDA) or not device memory (ctx CPU, checked
 // only once this process has created a CUDA context).
 tao_status check_pointer(tao_ctx* ctx, const void* p, const char* op, const char* name);

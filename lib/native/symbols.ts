@@ -26,6 +26,7 @@ export const symbols = {
   tao_free: { args: ["ptr", "ptr"], result: "i32" },
   tao_copy: { args: ["ptr", "ptr", "ptr", "u64", "i32"], result: "i32" },
   tao_memset: { args: ["ptr", "ptr", "i32", "u64"], result: "i32" },
+  tao_read: { args: ["ptr", "ptr", "u64"], result: "i32" },
 
   tao_event_create: { args: ["ptr", "ptr"], result: "i32" },
   tao_event_record: { args: ["ptr", "ptr"], result: "i32" },
