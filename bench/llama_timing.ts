@@ -29,10 +29,10 @@ function seconds(model: Llama, fn: () => void): number {
 const tokens = (n: number, vocab: number, salt: number) => Int32Array.from({ length: n }, (_, i) => (i * 2654435761 + salt) % vocab);
 
 /**
- * Seconds of `steps` decode steps at batch `batch` after an 8-token prompt (the step: the whole model
- * for one token per sequence plus the next-token argmax; the median of 3 runs).
+ * Seconds of `steps` decode steps at batch `batch` after an 8-token prompt, each run by `loop` (given
+ * the decoder, it runs the steps), the median of 3 runs after a warm-up run.
  */
-export function decodeSeconds(model: Llama, batch: number, steps: number): number {
+function decodeRunSeconds(model: Llama, batch: number, steps: number, loop: (decoder: LlamaDecoder) => void): number {
   const prompt = 8, runs: number[] = [];
   using cache = model.newCache(batch, prompt + steps + 1);
   using decoder = new LlamaDecoder(model, cache);
@@ -41,12 +41,34 @@ export function decodeSeconds(model: Llama, batch: number, steps: number): numbe
     cache.reset();
     using logits = model.forward(ids, cache);
     argmax(logits, { out: decoder.tokens.reshape(batch) });
-    const s = seconds(model, () => {
-      for (let i = 0; i < steps; i++) decoder.step();
-    });
+    const s = seconds(model, () => loop(decoder));
     if (r > 0) runs.push(s);  // the first run warms up
   }
   return runs.sort((a, b) => a - b)[1]!;
+}
+
+/**
+ * Seconds of `steps` decode steps at batch `batch` after an 8-token prompt (the step: the whole model
+ * for one token per sequence plus the next-token argmax; the median of 3 runs), enqueued back to back.
+ */
+export function decodeSeconds(model: Llama, batch: number, steps: number): number {
+  return decodeRunSeconds(model, batch, steps, (d) => {
+    for (let i = 0; i < steps; i++) d.step();
+  });
+}
+
+/**
+ * Host overhead of decoding at batch 1: `steps` steps run as generate() runs them (LlamaDecoder.next():
+ * replay the step, wait for it, read the token on the host, replay the next) against the same steps
+ * enqueued back to back (the device's time alone), both timed on the device. idle = 1 − pure / real is
+ * the fraction of a step the device waits for the host (meaningful on a GPU only).
+ */
+export function hostIdle(model: Llama, steps: number): { real: number; pure: number; idle: number } {
+  const real = decodeRunSeconds(model, 1, steps, (d) => {
+    for (let i = 0; i < steps; i++) d.next();
+  });
+  const pure = decodeSeconds(model, 1, steps);
+  return { real, pure, idle: 1 - pure / real };
 }
 
 /** Seconds from a `length`-token prompt (batch 1) to its first generated token (median of 3 after a warm-up). */

@@ -45,8 +45,7 @@ export function* generate(model: Llama, tokenizer: TextTokenizer, prompt: string
   }
   const text = tokenizer.decoder();
   for (let n = 0; n < maxTokens; n++) {
-    if (n > 0) decoder.step();
-    const id = (decoder.tokens.toArray() as Int32Array)[0]!;
+    const id = (n === 0 ? (decoder.tokens.toArray() as Int32Array) : decoder.next())[0]!;
     if (id === tokenizer.eosId) break;
     yield { id, text: text.push(id) };
   }

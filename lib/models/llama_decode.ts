@@ -94,6 +94,15 @@ export class LlamaDecoder implements Disposable {
     else this.#eager();
   }
 
+  /**
+   * step(), then the new tokens on the host (int32 [B]; waits for the step): generate()'s per-token
+   * loop, which bench/llama_timing.ts times for the GPU's idle time between steps.
+   */
+  next(): Int32Array {
+    this.step();
+    return this.tokens.toArray() as Int32Array;
+  }
+
   dispose(): void {
     this.#graph?.dispose();
     this.#ws.dispose();
