@@ -457,14 +457,19 @@ TAO_API tao_status tao_rms_norm(tao_ctx* ctx, const void* x, const void* weight,
  * the token at (b, t) is rotated by angle pos · theta^(-2i / head_dim), where
  *   pos = positions[b·seq + t]                 (positions: int32 [batch, seq], when not NULL)
  *       = (position ? position[0] : 0) + offset + t   (otherwise; position a position buffer).
+ * Token rows of x and y are `stride` elements apart (>= heads·head_dim; heads·head_dim when contiguous),
+ * so the q and k heads of a fused q|k|v projection [batch, seq, (Hq + 2·Hkv)·head_dim] rotate in place
+ * in one call: heads = Hq + Hkv, stride = (Hq + 2·Hkv)·head_dim (the v heads are not touched).
  * The angle, its cos and sin are computed in f64 and rounded to f32; then y0 = x0·c − x1·s and
  * y1 = x0·s + x1·c in f32 (each product and sum rounded, no fma), one rounding to dtype. */
 TAO_API tao_status tao_rope(tao_ctx* ctx, const void* x, void* y, int32_t dtype, int64_t batch, int64_t seq,
-                            int64_t heads, int64_t head_dim, const int32_t* positions, const int32_t* position,
-                            int64_t offset, double theta, int32_t style);
+                            int64_t heads, int64_t head_dim, int64_t stride, const int32_t* positions,
+                            const int32_t* position, int64_t offset, double theta, int32_t style);
 
 /* Attention over a (possibly larger, static) KV cache, in tao_attention_args (every field 8 bytes):
- *   q [batch, q_len, q_heads, head_dim], out the same shape; k, v [batch, kv_capacity, kv_heads, head_dim],
+ *   q [batch, q_len, q_heads, head_dim] with token rows q_stride elements apart (>= q_heads·head_dim:
+ *   the q heads of a fused q|k|v projection's output read in place), out [batch, q_len, q_heads, head_dim]
+ *   contiguous; k, v [batch, kv_capacity, kv_heads, head_dim],
  *   of which rows [0, kv_len) may be read (kv_len <= kv_capacity). q_heads is a multiple of kv_heads
  *   (grouped-query attention: q head h reads kv head h / (q_heads / kv_heads)).
  *   The query t sits at absolute position p_t = q_offset + (position ? position[0] : 0) + t; with causal
@@ -492,17 +497,21 @@ typedef struct tao_attention_args {
   const int32_t* position; /* position buffer or NULL */
   double scale;            /* usually 1 / sqrt(head_dim) */
   int64_t causal;          /* 0 or 1 */
+  int64_t q_stride;        /* elements from one token's q row to the next, >= q_heads·head_dim */
 } tao_attention_args;
 /* sizeof(tao_attention_args), for FFI layout checks. */
 TAO_API tao_status tao_attention_args_size(int64_t* out);
 TAO_API tao_status tao_attention(tao_ctx* ctx, const tao_attention_args* args);
 
 /* KV-cache append: rows p .. p + seq - 1 of k_cache, v_cache [batch, capacity, heads, head_dim] get
- * k, v [batch, seq, heads, head_dim] (all of dtype), p = (position ? position[0] : 0) + offset. CPU: a
- * range outside [0, capacity) is TAO_ERR_INVALID_ARGUMENT. CUDA: rows outside it are not written. */
+ * k, v [batch, seq, heads, head_dim] (all of dtype), p = (position ? position[0] : 0) + offset. The
+ * token rows of k and of v are src_stride elements apart (>= heads·head_dim): k and v may point into a
+ * fused q|k|v projection's output (k at column Hq·head_dim, v at (Hq + Hkv)·head_dim, src_stride its
+ * row length). CPU: a range outside [0, capacity) is TAO_ERR_INVALID_ARGUMENT. CUDA: rows outside it
+ * are not written. */
 TAO_API tao_status tao_kv_append(tao_ctx* ctx, const void* k, const void* v, void* k_cache, void* v_cache, int32_t dtype,
                                  int64_t batch, int64_t seq, int64_t capacity, int64_t heads, int64_t head_dim,
-                                 const int32_t* position, int64_t offset);
+                                 int64_t src_stride, const int32_t* position, int64_t offset);
 
 /* p[i] += delta for i < n (int32, wrapping): advances position buffers inside a captured graph. */
 TAO_API tao_status tao_increment_i32(tao_ctx* ctx, int32_t* p, int64_t n, int32_t delta);
@@ -514,6 +523,12 @@ TAO_API tao_status tao_increment_i32(tao_ctx* ctx, int32_t* p, int64_t n, int32_
  * MUL give the same bits on every backend; SILU_MUL's exp is the backend's expf). y may equal a or b. */
 TAO_API tao_status tao_binary(tao_ctx* ctx, int32_t op, const void* a, const void* b, void* y, int32_t dtype,
                               uint64_t n);
+/* tao_binary over rows: y[r·y_stride + j] = op(a[r·a_stride + j], b[r·b_stride + j]) for r < rows,
+ * j < cols (strides in elements, each >= cols). SwiGLU of a fused gate|up projection x [rows, 2·cols]:
+ * op SILU_MUL, a = x, b = x + cols, a_stride = b_stride = 2·cols, y [rows, cols]. y may equal a or b
+ * only with the same stride. */
+TAO_API tao_status tao_binary_rows(tao_ctx* ctx, int32_t op, const void* a, const void* b, void* y, int32_t dtype,
+                                   int64_t rows, int64_t cols, int64_t a_stride, int64_t b_stride, int64_t y_stride);
 
 /* out[r] = the index of the largest x[r, j] (x [rows, n] of dtype, out int32 [rows]); ties go to the
  * lowest index, NaN counts as the largest (torch.argmax). Same result on every backend. */

@@ -1,5 +1,6 @@
 // attention (prefill and decode over a static KV cache, GQA, causal with offsets) on every device
-// against a float64 reference, kvAppend / incrementPosition, a captured CUDA decode step replayed
+// against a float64 reference, also reading q in place from a fused q|k|v output; kvAppend (also of
+// the k and v heads of a fused output) / incrementPosition, a captured CUDA decode step replayed
 // against eager launches, and bad inputs.
 import { describe, expect, test } from "bun:test";
 import {
@@ -51,7 +52,24 @@ describe(`attention vs float64 (seed ${seed})`, () => {
     expect(misses(out.toArray(), ref, tol)).toEqual([]);
   });
 
-  test("tao_attention_args is 16 eight-byte words", () => {
+  // q as the first Hq heads of a fused q|k|v output [B, T, Hq + 2·Hkv, Dh] (token rows strided), prefill and decode.
+  const fusedRows = devices.flatMap((device) => DTYPES.flatMap((dtype) => CASES.filter((c) => c.cap < 1000).map((c) => ({ device, dtype, c, label: name(c) }))));
+  test.each(fusedRows)("$device $dtype fused q heads: $label", ({ device, dtype, c }) => {
+    const [, k, v] = inputs(c, dtype, device, seed + c.t + c.cap);
+    using _k = k, _v = v;
+    using qkv = randn([c.b, c.t, c.hq + 2 * c.hkv, c.dh], { dtype, device, seed: seed + 3 });
+    using q = qkv.slice(2, 0, c.hq);
+    using position = c.viaBuffer ? fromArray(new Int32Array([c.p0 - 1]), { device }) : undefined;
+    const opts = { causal: c.causal, kvLen: c.kvLen, qOffset: c.viaBuffer ? 1 : c.p0, position };
+    using out = full(q.shape as number[], NaN, { dtype, device });
+    attention(qkv, k, v, { ...opts, heads: c.hq, out });
+    const { ref, tol } = refAttention(q.toArray(), k.toArray(), v.toArray(), c, 1 / Math.sqrt(c.dh), dtype);
+    expect(misses(out.toArray(), ref, tol)).toEqual([]);
+    using dense = attention(q, k, v, opts);
+    expect(mismatches(bits(out), bits(dense))).toEqual([]);
+  });
+
+  test("tao_attention_args is ATTENTION_ARGS_WORDS eight-byte words", () => {
     const size = new BigInt64Array(1);
     expect(native.tao_attention_args_size(size)).toBe(0);
     expect(Number(size[0])).toBe(ATTENTION_ARGS_WORDS * 8);
@@ -73,6 +91,28 @@ describe(`kvAppend and incrementPosition (seed ${seed})`, () => {
         expect(mismatches(cb, want)).toEqual([]);
       }
       expect(Array.from(incrementPosition(position, 5).toArray())).toEqual([p + 4]);
+    }
+  });
+
+  test.each(devices)("%s: k and v heads of a fused q|k|v output, T > 1 (strided token rows)", (device) => {
+    for (const dtype of DTYPES) {
+      for (const [b, t, hq, hkv, dh] of [[2, 3, 4, 2, 8], [1, 5, 8, 1, 64], [1, 1, 2, 2, 6]] as const) {
+        const cap = 12, p = 2, heads = hq + 2 * hkv;
+        using qkv = randn([b, t, heads, dh], { dtype, device, seed: seed + t });
+        using kc = zeros([b, cap, hkv, dh], { dtype, device }), vc = zeros([b, cap, hkv, dh], { dtype, device });
+        using position = fromArray(new Int32Array([p]), { device });
+        kvAppend(qkv, qkv, kc, vc, { position, kHead: hq, vHead: hq + hkv });
+        for (const [first, cache] of [[hq, kc], [hq + hkv, vc]] as const) {
+          const s = bits(qkv), cb = bits(cache), row = hkv * dh;
+          const want = new Array(cb.length).fill(0);
+          for (let bi = 0; bi < b; bi++) {
+            for (let ti = 0; ti < t; ti++) {
+              for (let j = 0; j < row; j++) want[(bi * cap + p + ti) * row + j] = s[((bi * t + ti) * heads + first) * dh + j];
+            }
+          }
+          expect(mismatches(cb, want)).toEqual([]);
+        }
+      }
     }
   });
 
@@ -144,6 +184,11 @@ describe("attention: bad inputs are TaoErrors", () => {
       [() => attention(q, k, k, { scale: Infinity }), "scale"],
       [() => attention(q, k, k, { out: zeros([1, 2, 4, 4]) }), "out"],
       [() => kvAppend(k, k, q, q), "cache"],
+      [() => kvAppend(q, q, k, k, { kHead: 3 }), "kHead"],
+      [() => kvAppend(q, q, k, k, { vHead: -1 }), "vHead"],
+      [() => attention(q, k, k, { heads: 3 }), "multiple"],
+      [() => attention(q, k, k, { heads: 6 }), "heads"],
+      [() => attention(q, k, k, { heads: 2, out: zeros([1, 2, 4, 8]) }), "out"],
     ];
     for (const [fn, word] of cases) expect(taoError(fn).message).toContain(word);
   });

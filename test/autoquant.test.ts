@@ -189,12 +189,12 @@ describe("recordLinearShapes (Llama tiny)", () => {
       }
     });
     const c = model.config;
-    const q = shapes.filter((s) => s.layer === "model.layers.0.self_attn.q_proj");
-    expect(q.map(({ m, k, n, count }) => ({ m, k, n, count }))).toEqual([{ m: T, k: c.dim, n: c.dim, count: 1 }, { m: 1, k: c.dim, n: c.dim, count: steps }]);
+    const q = shapes.filter((s) => s.layer === "model.layers.0.self_attn.qkv_proj"), qkv = c.dim + 2 * (c.dim / c.nHeads) * c.nKvHeads;
+    expect(q.map(({ m, k, n, count }) => ({ m, k, n, count }))).toEqual([{ m: T, k: c.dim, n: qkv, count: 1 }, { m: 1, k: c.dim, n: qkv, count: steps }]);
     const down = shapes.filter((s) => s.layer === "model.layers.4.mlp.down_proj");
     expect(down.map(({ m, k, n }) => [m, k, n])).toEqual([[T, c.hiddenDim, c.dim], [1, c.hiddenDim, c.dim]]);
     expect(shapes.filter((s) => s.layer === "lm_head").map(({ m, count }) => [m, count])).toEqual([[1, 1 + steps]]); // logits of the last token only
-    expect(new Set(shapes.map((s) => s.layer)).size).toBe(c.nLayers * 7 + 1);
+    expect(new Set(shapes.map((s) => s.layer)).size).toBe(c.nLayers * 4 + 1); // qkv_proj, o_proj, gate_up_proj, down_proj
     for (const [, p] of model.namedParameters()) expect(p).toBeInstanceOf(Tensor); // weights restored
   });
 
@@ -207,7 +207,7 @@ describe("recordLinearShapes (Llama tiny)", () => {
     model.forward(prompt, cache).dispose();
     model.forward(one, cache).dispose();
     const report = finalizeAutoquant(model);
-    expect(report.layers.length).toBe(7);
+    expect(report.layers.length).toBe(4);
     expectChoicesMatch(report, model, defaultConfigs);
     cache.reset();
     using logits = model.forward(prompt, cache);
@@ -223,7 +223,7 @@ test("tao autoquant <model>: the report, then with --cache a second run that mea
   const first = run();
   expect(first.status).toBe(0);
   expect(first.stdout).toMatch(/^autoquant on cpu .* minSqnr 25: \d+ timings measured/);
-  expect(first.stdout).toContain("model.layers.0.self_attn.q_proj: 4x64·64 ×1, 1x64·64 ×2 ->");
+  expect(first.stdout).toContain("model.layers.0.self_attn.qkv_proj: 4x64·128 ×1, 1x64·128 ×2 ->");
   const second = run();
   expect(second.stdout).toContain("nothing measured");
 }, 60_000); // two processes, each loading the library and the model

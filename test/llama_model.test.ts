@@ -211,23 +211,25 @@ describe("Llama (stories260K)", () => {
     }
   });
 
-  test.skipIf(!hasCuda)(`the captured decode step equals eager steps, bf16 synthetic llama, batch 3${hasCuda ? "" : ` (skipped: ${noCudaReason})`}`, () => {
+  test.skipIf(!hasCuda)(`the captured decode step equals eager steps, bf16 synthetic llama, batch 3, fused or not${hasCuda ? "" : ` (skipped: ${noCudaReason})`}`, () => {
     const config = { ...llamaPreset("tiny"), vocabSize: 96, nLayers: 2 };
-    using model = new Llama(config, { dtype: "bf16", device: "cuda:0", seed: 5 });
-    const tokens: number[][] = [];
-    for (const graph of [false, true]) {
-      using cache = model.newCache(3, 32);
-      using prompt = fromArray(Int32Array.from([1, 5, 9, 1, 7, 3, 1, 2, 4]), { shape: [3, 3] }).to("cuda:0");
-      using logits = model.forward(prompt, cache);
-      using decoder = new LlamaDecoder(model, cache, {}, { graph });
-      argmax(logits, { out: decoder.tokens.reshape(3) });
-      const seen: number[] = [];
-      for (let i = 0; i < 12; i++) {
-        decoder.step();
-        seen.push(...(decoder.tokens.toArray() as Int32Array));
+    for (const fuse of [true, false]) {
+      using model = new Llama(config, { dtype: "bf16", device: "cuda:0", seed: 5, fuse });
+      const tokens: number[][] = [];
+      for (const graph of [false, true]) {
+        using cache = model.newCache(3, 32);
+        using prompt = fromArray(Int32Array.from([1, 5, 9, 1, 7, 3, 1, 2, 4]), { shape: [3, 3] }).to("cuda:0");
+        using logits = model.forward(prompt, cache);
+        using decoder = new LlamaDecoder(model, cache, {}, { graph });
+        argmax(logits, { out: decoder.tokens.reshape(3) });
+        const seen: number[] = [];
+        for (let i = 0; i < 12; i++) {
+          decoder.step();
+          seen.push(...(decoder.tokens.toArray() as Int32Array));
+        }
+        tokens.push(seen);
       }
-      tokens.push(seen);
+      expect(tokens[1]).toEqual(tokens[0]!);
     }
-    expect(tokens[1]).toEqual(tokens[0]!);
   });
 });

@@ -1,9 +1,9 @@
-// The per-token transformer ops (embedding, rmsNorm, rope, add/mul/siluMul, argmax, sample) on every
-// device against float64 references (test/llama_refs.ts) with fresh random inputs, CUDA against the
-// CPU, and bad inputs as TaoErrors. Attention and the KV cache are in test/attention.test.ts.
+// The per-token transformer ops (embedding, rmsNorm, rope, add/mul/siluMul/swiglu, argmax, sample) on
+// every device against float64 references (test/llama_refs.ts) with fresh random inputs, CUDA against
+// the CPU, and bad inputs as TaoErrors. Attention and the KV cache are in test/attention.test.ts.
 import { describe, expect, test } from "bun:test";
 import {
-  add, argmax, embedding, fromArray, full, mul, randn, rmsNorm, rope, sample, siluMul, TaoError, type DType, type Tensor,
+  add, argmax, embedding, fromArray, full, mul, randn, rmsNorm, rope, sample, siluMul, swiglu, TaoError, type DType, type Tensor,
 } from "../lib/index.ts";
 import { bits, devices, freshSeed, hasCuda, mismatches, noCudaReason, rng, roundTo, taoError } from "./helpers.ts";
 import { misses, refRmsNorm, refRope, rounding } from "./llama_refs.ts";
@@ -91,6 +91,29 @@ describe(`rope (seed ${seed})`, () => {
   });
 });
 
+describe(`rope on the q and k heads of a fused q|k|v output (seed ${seed})`, () => {
+  // x [B, T, Hq + 2·Hkv, Dh]: heads [0, Hq + Hkv) rotate in place (token rows strided), the v heads stay.
+  test.each(cases)("$device $dtype: rotated heads match the float64 value, the others keep their bits", ({ device, dtype }) => {
+    const next = rng(seed + 7);
+    for (const [b, t, hq, hkv, dh] of [[1, 1, 4, 2, 8], [2, 5, 4, 1, 16], [1, 9, 8, 2, 64], [3, 3, 2, 2, 6]] as const) {
+      const heads = hq + 2 * hkv, rotated = hq + hkv;
+      using x = randn([b, t, heads, dh], { dtype, device, seed: seed + t + dh });
+      const start = Math.floor(next() * 5000);
+      using position = fromArray(new Int32Array([start]), { device });
+      using y = x.clone();
+      expect(rope(y, { position, theta: 500000, style: "half", heads: rotated, out: y })).toBe(y);
+      using xq = x.slice(2, 0, rotated), yq = y.slice(2, 0, rotated), xv = x.slice(2, rotated, heads), yv = y.slice(2, rotated, heads);
+      const pos = Array.from({ length: b * t }, (_, i) => start + (i % t));
+      const r = refRope(xq.toArray(), xq.shape, pos, 500000, "half", dtype);
+      expect(misses(yq.toArray(), r.ref, r.tol)).toEqual([]);
+      expect(mismatches(bits(yv), bits(xv))).toEqual([]);
+      // the same bits as rotating a contiguous copy of those heads
+      using alone = rope(xq, { position, theta: 500000, style: "half" });
+      expect(mismatches(bits(yq), bits(alone))).toEqual([]);
+    }
+  });
+});
+
 describe(`add, mul, siluMul (seed ${seed})`, () => {
   test.each(cases)("$device $dtype: add and mul are exactly rounded, siluMul within a few f32 ulps", ({ device, dtype }) => {
     for (const n of [1, 7, 8, 1000, 4097]) {
@@ -105,6 +128,25 @@ describe(`add, mul, siluMul (seed ${seed})`, () => {
       const ref = Array.from(av, (x, i) => (x / (1 + Math.exp(-x))) * bv[i]!);
       expect(misses(g.toArray(), ref, ref.map((r) => rounding(r, dtype) + 2 ** -20 * Math.abs(r)))).toEqual([]);
     }
+  });
+
+  test.each(cases)("$device $dtype swiglu: silu(gate)·up of a fused [rows, 2·I] gate|up tensor, siluMul's bits", ({ device, dtype }) => {
+    // rows > 1 reads the halves at a row stride of 2·I; odd I takes the unaligned (element) path on CUDA.
+    for (const [rows, cols] of [[1, 1], [1, 4096], [3, 7], [5, 8], [17, 1000], [2, 4097]] as const) {
+      using gu = randn([rows, 2 * cols], { dtype, device, seed: seed + rows * cols });
+      using y = poisoned([rows, cols], dtype, device, (o) => swiglu(gu, { out: o }));
+      const v = gu.toArray();
+      const ref = Array.from({ length: rows * cols }, (_, i) => {
+        const r = Math.floor(i / cols), j = i % cols, gate = v[r * 2 * cols + j]!;
+        return (gate / (1 + Math.exp(-gate))) * v[r * 2 * cols + cols + j]!;
+      });
+      expect(misses(y.toArray(), ref, ref.map((x) => rounding(x, dtype) + 2 ** -20 * Math.abs(x)))).toEqual([]);
+      using gate = gu.slice(1, 0, cols), up = gu.slice(1, cols, 2 * cols);
+      using split = siluMul(gate, up);
+      expect(mismatches(bits(y), bits(split))).toEqual([]);
+    }
+    using batched = randn([2, 3, 10], { dtype, device, seed });
+    expect(swiglu(batched).shape).toEqual([2, 3, 5]);
   });
 
   test("add in place (out = a)", () => {
@@ -214,6 +256,11 @@ describe("bad inputs are TaoErrors", () => {
       taoError(() => rope(x, { positions: fromArray(new Int32Array(5)) })),
       taoError(() => rope(x, { offset: -1 })),
       taoError(() => rope(x, { theta: 0 })),
+      taoError(() => rope(x, { heads: 2 })), // part of the heads: in place only
+      taoError(() => rope(x, { heads: 5, out: x })),
+      taoError(() => rope(x, { heads: 0, out: x })),
+      taoError(() => swiglu(randn([2, 7], { seed }))),
+      taoError(() => swiglu(x, { out: x })),
       taoError(() => embedding(fromArray(new Float32Array([1])), table)),
       taoError(() => embedding(fromArray(new Int32Array([1])), randn([10], { seed }))),
       taoError(() => add(x, w)),

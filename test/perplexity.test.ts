@@ -105,7 +105,7 @@ const SLICE = { pieces: 8, maxTokens: 128 };
 /** Whether Llama.forward shows each Linear's input to its inputObserver (SmoothQuant and Wanda calibrate through it). */
 const observersSeeInputs = (() => {
   using model = load();
-  const q = model.getModule("model").getModule("layers").getModule("0").getModule("self_attn").getModule("q_proj") as Linear;
+  const q = model.getModule("model").getModule("layers").getModule("0").getModule("self_attn").getModule("qkv_proj") as Linear;
   let seen = false;
   q.inputObserver = { observe: (_x: Tensor) => void (seen = true) };
   evaluatePerplexity(model, tokenizer, "a", { pieces: 1, maxTokens: 2 });

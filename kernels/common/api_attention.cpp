@@ -30,6 +30,7 @@ tao_status tao_attention(tao_ctx* ctx, const tao_attention_args* a) {
     return fail(TAO_ERR_INVALID_ARGUMENT, op, "q_heads=%lld must be a multiple of kv_heads=%lld", (long long)a->q_heads,
                 (long long)a->kv_heads);
   TAO_TRY(check_offset(op, "q_offset", a->q_offset));
+  TAO_TRY(check_row_stride(op, "q_stride", a->q_stride, a->q_heads * a->head_dim, a->batch * a->q_len));
   if (!isfinite(a->scale)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "scale=%g must be finite", a->scale);
   if (a->causal != 0 && a->causal != 1) return fail(TAO_ERR_INVALID_ARGUMENT, op, "causal=%lld must be 0 or 1", (long long)a->causal);
   TAO_TRY(check_buffer(ctx, a->q, op, "q"));
@@ -38,25 +39,27 @@ tao_status tao_attention(tao_ctx* ctx, const tao_attention_args* a) {
   TAO_TRY(check_buffer(ctx, a->out, op, "out"));
   TAO_TRY(check_optional(ctx, a->position, op, "position"));
   const AttentionCall c{a->q, a->k, a->v, a->out, (int)a->dtype, a->batch, a->q_len, a->kv_len, a->kv_capacity,
-                        a->q_heads, a->kv_heads, a->head_dim, a->q_offset, a->position, (float)a->scale, a->causal == 1};
+                        a->q_heads, a->kv_heads, a->head_dim, a->q_offset, a->position, (float)a->scale, a->causal == 1,
+                        a->q_stride};
   TAO_DISPATCH(ctx, cpu::attention(c), cuda::attention(ctx, c));
 }
 
 tao_status tao_kv_append(tao_ctx* ctx, const void* k, const void* v, void* k_cache, void* v_cache, int32_t dtype,
                          int64_t batch, int64_t seq, int64_t capacity, int64_t heads, int64_t head_dim,
-                         const int32_t* position, int64_t offset) {
+                         int64_t src_stride, const int32_t* position, int64_t offset) {
   const char* op = "tao_kv_append";
   TAO_TRY(check_ctx(ctx, op));
   TAO_TRY(check_float_dtype(op, dtype));
   TAO_TRY(check_sizes(op, "batch, capacity, heads, head_dim", {batch, capacity, heads, head_dim}));
   TAO_TRY(check_sizes(op, "batch, seq, heads, head_dim", {batch, seq, heads, head_dim}));
   TAO_TRY(check_offset(op, "offset", offset));
+  TAO_TRY(check_row_stride(op, "src_stride", src_stride, heads * head_dim, batch * seq));
   TAO_TRY(check_buffer(ctx, k, op, "k"));
   TAO_TRY(check_buffer(ctx, v, op, "v"));
   TAO_TRY(check_buffer(ctx, k_cache, op, "k_cache"));
   TAO_TRY(check_buffer(ctx, v_cache, op, "v_cache"));
   TAO_TRY(check_optional(ctx, position, op, "position"));
-  const KvAppendCall c{k, v, k_cache, v_cache, dtype, batch, seq, capacity, heads, head_dim, position, offset};
+  const KvAppendCall c{k, v, k_cache, v_cache, dtype, batch, seq, capacity, heads, head_dim, src_stride, position, offset};
   TAO_DISPATCH(ctx, cpu::kv_append(c), cuda::kv_append(ctx, c));
 }
 

@@ -1,5 +1,5 @@
 // Entry points of the elementwise and per-row transformer ops: tao_embedding, tao_rms_norm, tao_rope,
-// tao_binary, tao_increment_i32. Each validates, then runs the context's backend.
+// tao_binary, tao_binary_rows, tao_increment_i32. Each validates, then runs the context's backend.
 #include "backend.h"
 #include "llama_checks.h"
 #include "llama_ops.h"
@@ -37,12 +37,13 @@ tao_status tao_rms_norm(tao_ctx* ctx, const void* x, const void* weight, void* y
 }
 
 tao_status tao_rope(tao_ctx* ctx, const void* x, void* y, int32_t dtype, int64_t batch, int64_t seq, int64_t heads,
-                    int64_t head_dim, const int32_t* positions, const int32_t* position, int64_t offset, double theta,
-                    int32_t style) {
+                    int64_t head_dim, int64_t stride, const int32_t* positions, const int32_t* position, int64_t offset,
+                    double theta, int32_t style) {
   const char* op = "tao_rope";
   TAO_TRY(check_ctx(ctx, op));
   TAO_TRY(check_float_dtype(op, dtype));
   TAO_TRY(check_sizes(op, "batch, seq, heads, head_dim", {batch, seq, heads, head_dim}));
+  TAO_TRY(check_row_stride(op, "stride", stride, heads * head_dim, batch * seq));
   if (head_dim % 2) return fail(TAO_ERR_INVALID_ARGUMENT, op, "head_dim=%lld must be even", (long long)head_dim);
   if (style != TAO_ROPE_INTERLEAVED && style != TAO_ROPE_HALF)
     return fail(TAO_ERR_INVALID_ARGUMENT, op, "style=%d is not TAO_ROPE_INTERLEAVED or TAO_ROPE_HALF", style);
@@ -53,22 +54,39 @@ tao_status tao_rope(tao_ctx* ctx, const void* x, void* y, int32_t dtype, int64_t
   TAO_TRY(check_buffer(ctx, y, op, "y"));
   TAO_TRY(check_optional(ctx, positions, op, "positions"));
   TAO_TRY(check_optional(ctx, position, op, "position"));
-  const RopeCall c{x, y, dtype, batch, seq, heads, head_dim, positions, position, offset, theta, style};
+  const RopeCall c{x, y, dtype, batch, seq, heads, head_dim, stride, positions, position, offset, theta, style};
   TAO_DISPATCH(ctx, cpu::rope(c), cuda::rope(ctx, c));
 }
 
+namespace {
+// The checks both binary entry points share, then the backend (c's sizes already checked; no columns: nothing to do).
+tao_status run_binary(tao_ctx* ctx, const char* op, const BinaryCall& c) {
+  TAO_TRY(check_ctx(ctx, op));
+  TAO_TRY(check_float_dtype(op, c.dtype));
+  if (c.op != TAO_BINARY_ADD && c.op != TAO_BINARY_MUL && c.op != TAO_BINARY_SILU_MUL)
+    return fail(TAO_ERR_INVALID_ARGUMENT, op, "op=%d is not a TAO_BINARY_* code", c.op);
+  if (c.cols == 0) return TAO_OK;
+  TAO_TRY(check_buffer(ctx, c.a, op, "a"));
+  TAO_TRY(check_buffer(ctx, c.b, op, "b"));
+  TAO_TRY(check_buffer(ctx, c.y, op, "y"));
+  TAO_DISPATCH(ctx, cpu::binary(c), cuda::binary(ctx, c));
+}
+}  // namespace
+
 tao_status tao_binary(tao_ctx* ctx, int32_t bop, const void* a, const void* b, void* y, int32_t dtype, uint64_t n) {
   const char* op = "tao_binary";
-  TAO_TRY(check_ctx(ctx, op));
-  TAO_TRY(check_float_dtype(op, dtype));
-  if (bop != TAO_BINARY_ADD && bop != TAO_BINARY_MUL && bop != TAO_BINARY_SILU_MUL)
-    return fail(TAO_ERR_INVALID_ARGUMENT, op, "op=%d is not a TAO_BINARY_* code", bop);
-  if (n == 0) return TAO_OK;
   if (n > (1ULL << 62)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "n=%llu too large", (unsigned long long)n);
-  TAO_TRY(check_buffer(ctx, a, op, "a"));
-  TAO_TRY(check_buffer(ctx, b, op, "b"));
-  TAO_TRY(check_buffer(ctx, y, op, "y"));
-  TAO_DISPATCH(ctx, cpu::binary(bop, a, b, y, dtype, n), cuda::binary(ctx, bop, a, b, y, dtype, n));
+  return run_binary(ctx, op, BinaryCall{bop, a, b, y, dtype, 1, (int64_t)n, (int64_t)n, (int64_t)n, (int64_t)n});
+}
+
+tao_status tao_binary_rows(tao_ctx* ctx, int32_t bop, const void* a, const void* b, void* y, int32_t dtype, int64_t rows,
+                           int64_t cols, int64_t a_stride, int64_t b_stride, int64_t y_stride) {
+  const char* op = "tao_binary_rows";
+  TAO_TRY(check_sizes(op, "rows, cols", {rows, cols}));
+  TAO_TRY(check_row_stride(op, "a_stride", a_stride, cols, rows));
+  TAO_TRY(check_row_stride(op, "b_stride", b_stride, cols, rows));
+  TAO_TRY(check_row_stride(op, "y_stride", y_stride, cols, rows));
+  return run_binary(ctx, op, BinaryCall{bop, a, b, y, dtype, rows, cols, a_stride, b_stride, y_stride});
 }
 
 tao_status tao_increment_i32(tao_ctx* ctx, int32_t* p, int64_t n, int32_t delta) {

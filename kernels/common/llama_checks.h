@@ -27,6 +27,15 @@ inline tao_status check_optional(tao_ctx* ctx, const void* p, const char* op, co
   return p ? check_buffer(ctx, p, op, name) : TAO_OK;
 }
 
+// The distance `stride` (elements) between consecutive rows of `row` elements, `rows` rows in all:
+// at least `row`, and the span it gives stays below 2^62 elements.
+inline tao_status check_row_stride(const char* op, const char* name, int64_t stride, int64_t row, int64_t rows) {
+  if (stride < row || (double)stride * (double)rows > 4e18)
+    return fail(TAO_ERR_INVALID_ARGUMENT, op, "%s=%lld must be at least the row's %lld elements (and not huge)", name,
+                (long long)stride, (long long)row);
+  return TAO_OK;
+}
+
 // A position offset: in 0..2^31.
 inline tao_status check_offset(const char* op, const char* name, int64_t v) {
   if (v < 0 || v > (1LL << 31)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "%s=%lld must be in 0..2^31", name, (long long)v);

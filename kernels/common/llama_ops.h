@@ -1,6 +1,6 @@
 // The transformer ops behind tao_embedding, tao_rms_norm, tao_rope, tao_attention, tao_kv_append,
-// tao_increment_i32, tao_binary, tao_argmax and tao_sample: validated call descriptions, the host/device
-// math both backends share (RoPE angles, SiLU, the sampling keys) and the backend entry points.
+// tao_increment_i32, tao_binary(_rows), tao_argmax and tao_sample: validated call descriptions, the
+// host/device math both backends share (RoPE angles, SiLU, the sampling keys) and the backend entry points.
 #pragma once
 #include <math.h>
 #include <stdint.h>
@@ -17,6 +17,7 @@ struct RopeCall {
   void* y;
   int dtype;
   int64_t batch, seq, heads, head_dim;
+  int64_t stride;            // elements between token rows of x and y (>= heads·head_dim)
   const int32_t* positions;  // [batch, seq] or NULL
   const int32_t* position;   // position buffer or NULL
   int64_t offset;
@@ -54,6 +55,7 @@ struct AttentionCall {
   const int32_t* position;
   float scale;
   bool causal;
+  int64_t q_stride;  // elements between token rows of q (>= q_heads·head_dim)
 };
 
 // One tao_kv_append call after validation.
@@ -64,8 +66,20 @@ struct KvAppendCall {
   void* v_cache;
   int dtype;
   int64_t batch, seq, capacity, heads, head_dim;
+  int64_t src_stride;  // elements between token rows of k and of v (>= heads·head_dim)
   const int32_t* position;
   int64_t offset;
+};
+
+// One tao_binary / tao_binary_rows call after validation: rows × cols elements, row r of each
+// operand at r·stride (tao_binary: one row).
+struct BinaryCall {
+  int op;  // TAO_BINARY_*
+  const void* a;
+  const void* b;
+  void* y;
+  int dtype;
+  int64_t rows, cols, a_stride, b_stride, y_stride;
 };
 
 // silu(a) · b in f32: a / (1 + exp(−a)) · b.
@@ -104,7 +118,7 @@ tao_status rope(const RopeCall& c);
 tao_status attention(const AttentionCall& c);
 tao_status kv_append(const KvAppendCall& c);
 tao_status increment_i32(int32_t* p, int64_t n, int32_t delta);
-tao_status binary(int op, const void* a, const void* b, void* y, int dtype, uint64_t n);
+tao_status binary(const BinaryCall& c);
 tao_status argmax(const void* x, int dtype, int64_t rows, int64_t n, int32_t* out);
 tao_status sample(const SampleCall& c);
 }  // namespace cpu
@@ -118,7 +132,7 @@ tao_status rope(tao_ctx* ctx, const RopeCall& c);
 tao_status attention(tao_ctx* ctx, const AttentionCall& c);
 tao_status kv_append(tao_ctx* ctx, const KvAppendCall& c);
 tao_status increment_i32(tao_ctx* ctx, int32_t* p, int64_t n, int32_t delta);
-tao_status binary(tao_ctx* ctx, int op, const void* a, const void* b, void* y, int dtype, uint64_t n);
+tao_status binary(tao_ctx* ctx, const BinaryCall& c);
 tao_status argmax(tao_ctx* ctx, const void* x, int dtype, int64_t rows, int64_t n, int32_t* out);
 tao_status sample(tao_ctx* ctx, const SampleCall& c);
 }  // namespace cuda

@@ -1,5 +1,6 @@
 // CPU tao_attention: one (batch, query, head) row per task: scores in f32 (dot products in 8
-// partial sums), a two-pass softmax (max, then exp and sum), the weighted sum of v in f32.
+// partial sums), a two-pass softmax (max, then exp and sum), the weighted sum of v in f32. q's token
+// rows are q_stride apart; out is contiguous.
 #include <math.h>
 
 #include <algorithm>
@@ -39,7 +40,7 @@ void attention_rows(const AttentionCall& c, uint64_t b, uint64_t e) {
     const int64_t h = row % c.q_heads, t = (row / c.q_heads) % c.q_len, bi = row / (c.q_heads * c.q_len);
     const int64_t lim = c.causal ? std::min(c.kv_len, std::max<int64_t>(base + t + 1, 0)) : c.kv_len;
     T* out = (T*)c.out + row * dh;
-    to_f32<D>((const T*)c.q + row * dh, q.data(), dh);
+    to_f32<D>((const T*)c.q + (uint64_t)(bi * c.q_len + t) * c.q_stride + h * dh, q.data(), dh);
     const uint64_t kv_row0 = (uint64_t)bi * c.kv_capacity * c.kv_heads + h / group;
     float m = -INFINITY;
     for (int64_t s = 0; s < lim; ++s) {

@@ -1,5 +1,5 @@
 // CPU tao_kv_append and tao_increment_i32: the write range is checked against the capacity, then
-// rows are copied.
+// token rows are copied (the source's rows may be strided).
 #include <string.h>
 
 #include "../common/dtype.h"
@@ -14,12 +14,13 @@ tao_status kv_append(const KvAppendCall& c) {
   if (p < 0 || p + c.seq > c.capacity)
     return fail(TAO_ERR_INVALID_ARGUMENT, "tao_kv_append", "rows %lld..%lld are outside the cache's 0..%lld", (long long)p,
                 (long long)(p + c.seq - 1), (long long)c.capacity - 1);
-  const uint64_t row = (uint64_t)(c.heads * c.head_dim) * dtype_size(c.dtype);
-  for (int64_t b = 0; b < c.batch; ++b) {
-    const uint64_t dst = ((uint64_t)b * c.capacity + p) * row, src = (uint64_t)b * c.seq * row;
-    memcpy((char*)c.k_cache + dst, (const char*)c.k + src, c.seq * row);
-    memcpy((char*)c.v_cache + dst, (const char*)c.v + src, c.seq * row);
-  }
+  const uint64_t size = dtype_size(c.dtype), row = (uint64_t)(c.heads * c.head_dim) * size;
+  for (int64_t b = 0; b < c.batch; ++b)
+    for (int64_t t = 0; t < c.seq; ++t) {
+      const uint64_t dst = ((uint64_t)b * c.capacity + p + t) * row, src = (uint64_t)(b * c.seq + t) * c.src_stride * size;
+      memcpy((char*)c.k_cache + dst, (const char*)c.k + src, row);
+      memcpy((char*)c.v_cache + dst, (const char*)c.v + src, row);
+    }
   return TAO_OK;
 }
 

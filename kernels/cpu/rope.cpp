@@ -21,7 +21,7 @@ void rope_tokens(const RopeCall& c, uint64_t b, uint64_t e) {
     const int64_t pos = c.positions ? c.positions[tok] : base + (int64_t)(tok % c.seq);
     for (int64_t i = 0; i < pairs; ++i) rope_cos_sin(pos, i, c.head_dim, c.theta, &cs[i], &sn[i]);
     for (int64_t h = 0; h < c.heads; ++h) {
-      const uint64_t row = (tok * c.heads + h) * c.head_dim;
+      const uint64_t row = tok * c.stride + h * c.head_dim;
       const T* x = (const T*)c.x + row;
       T* y = (T*)c.y + row;
       for (int64_t i = 0; i < pairs; ++i) {

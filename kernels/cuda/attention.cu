@@ -13,6 +13,7 @@
 // (batch, kv head) alone cannot fill the chip) each block writes an f32 partial (m, l, acc) and
 // combine_kernel merges the splits. The grid depends only on sizes: `position` is read on the device,
 // and splits past the live keys exit at once, so one captured graph serves every decode step.
+// q's token rows are q_stride elements apart (the q heads of a fused q|k|v output, read in place).
 #include "../common/convert.h"
 #include "../common/dtype_switch.h"
 #include "../common/llama_ops.h"
@@ -107,10 +108,11 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(Params p) {
     const int64_t t = t0 + pair / nh, h = kvh * group + h0 + pair % nh;
     row[j] = valid ? (b * c.q_len + t) * c.q_heads + h : -1;
     lim[j] = !valid ? lo : c.causal ? min(hi, base + t + 1) : hi;
+    const T* qrow = (const T*)c.q + (b * c.q_len + t) * c.q_stride + h * dh;
 #pragma unroll
     for (int e = 0; e < kEpl; ++e) {
       const int64_t d = lane * kEpl + e;
-      q[j][e] = valid && d < dh ? Dt<D>::to_f32(((const T*)c.q)[row[j] * dh + d]) : 0.0f;
+      q[j][e] = valid && d < dh ? Dt<D>::to_f32(qrow[d]) : 0.0f;
       acc[j][e] = 0;
     }
     m[j] = -INFINITY;

@@ -26,7 +26,7 @@ __global__ void rope_kernel(RopeCall c, int64_t head_groups) {
     rope_pair(c.style, i, c.head_dim, &ia, &ib);
     const int64_t h_end = min((hg + 1) * kHeadsPerThread, c.heads);
     for (int64_t h = hg * kHeadsPerThread; h < h_end; ++h) {
-      const uint64_t row = (tok * c.heads + h) * c.head_dim;
+      const uint64_t row = tok * c.stride + h * c.head_dim;
       const T* x = (const T*)c.x + row;
       T* y = (T*)c.y + row;
       float y0, y1;

@@ -1,8 +1,16 @@
 /**
  * A Llama-architecture decoder on tao ops (RMSNorm, RoPE, grouped-query attention over a static KV
  * cache, SwiGLU MLP, tied or untied lm_head), laid out as Hugging Face's LlamaForCausalLM so parameter
- * names match its checkpoints ("model.layers.0.self_attn.q_proj.weight", ...): quantize(model, config,
+ * names match its checkpoints ("model.layers.0.self_attn.o_proj.weight", ...): quantize(model, config,
  * { filter }) sees every projection as a Linear.
+ *
+ * By default (LlamaInit.fuse) q/k/v are one Linear "self_attn.qkv_proj" with weight [Wq; Wk; Wv] and
+ * gate/up one Linear "mlp.gate_up_proj" with weight [Wgate; Wup] (gpt-fast's wqkv and w13): a decode
+ * step runs two large GEMVs instead of five smaller ones, and RoPE, the KV-cache append, attention and
+ * SwiGLU read their parts of the fused outputs in place. Every quantization scheme sees the fused Linear
+ * as one layer; per-output-row schemes (weight-only int8/int4 with groups along K, float8 per row, 2:4
+ * sparsity, GPTQ) give the same rows fused or not, per-tensor scales and SmoothQuant's per-channel
+ * factors span all parts. With fuse: false the projections are the checkpoint's seven Linears.
  *
  * One forward serves prefill and decode: the tokens of a call sit at positions cache.position[0] + t
  * (an int32 buffer on the device, read when the kernels run), and the call advances it. A decode step
@@ -18,10 +26,10 @@ import { rmsNorm } from "../ops/rms_norm.ts";
 import { rope } from "../ops/rope.ts";
 import { attention } from "../ops/attention.ts";
 import { incrementPosition, kvAppend } from "../ops/kv_cache.ts";
-import { add, siluMul } from "../ops/elementwise.ts";
+import { add, siluMul, swiglu } from "../ops/elementwise.ts";
 import { linear } from "../ops/linear.ts";
 import { headDim, validateLlamaConfig, type LlamaConfig } from "./llama_config.ts";
-import { llamaWeightShapes, type LlamaCheckpoint } from "./llama_weights.ts";
+import { concatRows, llamaWeightShapes, type LlamaCheckpoint } from "./llama_weights.ts";
 
 /**
  * Where a forward puts its intermediate tensors: `take(name, shape, dtype)` gives a buffer the
@@ -57,6 +65,12 @@ export interface LlamaInit {
   dtype?: DType;
   device?: string;
   seed?: number;
+  /**
+   * q/k/v as one Linear self_attn.qkv_proj and gate/up as one mlp.gate_up_proj, each weight the
+   * row-concatenation of its parts' (default true; see the file comment). The parts' values are those
+   * of the unfused model (same seeds, or the same checkpoint tensors).
+   */
+  fuse?: boolean;
 }
 
 /** The KV cache of one batch of sequences: per layer k and v [batch, capacity, nKvHeads, headDim]. */
@@ -120,6 +134,8 @@ export class Llama extends Module {
   readonly config: LlamaConfig;
   readonly dtype: DType;
   readonly device: string;
+  /** Whether q/k/v and gate/up are fused Linears (LlamaInit.fuse). */
+  readonly fused: boolean;
 
   /**
    * A model of `config` with synthetic weights (nothing to download): projections initialised like
@@ -129,22 +145,38 @@ export class Llama extends Module {
   constructor(config: LlamaConfig, init: LlamaInit = {}, source: WeightSource = () => undefined) {
     super();
     this.config = validateLlamaConfig({ ...config }, "Llama");
-    const { dtype = "f32", device = "cpu", seed = 0 } = init;
+    const { dtype = "f32", device = "cpu", seed = 0, fuse = true } = init;
     this.dtype = dtype;
     this.device = device;
+    this.fused = fuse;
     const c = this.config, hd = headDim(c);
     const proj = (name: string, inF: number, out: number, s: number) =>
       new Linear(inF, out, { bias: false, dtype, device, seed: s, weight: source(`${name}.weight`) });
+    // The projections reading one input: one Linear each, or one fused Linear named `fused` whose weight
+    // stacks theirs (each given or drawn as its own Linear would be, then disposed).
+    const group = (p: string, fused: string, inF: number, parts: [string, number, number][]): Record<string, Linear> => {
+      if (!fuse) return Object.fromEntries(parts.map(([name, out, s]) => [name, proj(`${p}.${name}`, inF, out, s)]));
+      const weights: Tensor[] = [];
+      try {
+        for (const [name, out, s] of parts) weights.push(proj(`${p}.${name}`, inF, out, s).weight as Tensor);
+        const w = concatRows(weights, "Llama");
+        return { [fused]: new Linear(inF, w.shape[0]!, { bias: false, weight: w }) };
+      } finally {
+        for (const w of weights) w.dispose();
+      }
+    };
     const norm = (name: string) => source(`${name}.weight`) ?? full([c.dim], 1, { dtype, device });
     const layers: Record<string, Module> = {};
     for (let l = 0; l < c.nLayers; l++) {
       const s = seed + 16 * (l + 1), p = `model.layers.${l}`;
       const attn = Holder.of({}, {
-        q_proj: proj(`${p}.self_attn.q_proj`, c.dim, c.nHeads * hd, s), k_proj: proj(`${p}.self_attn.k_proj`, c.dim, c.nKvHeads * hd, s + 1),
-        v_proj: proj(`${p}.self_attn.v_proj`, c.dim, c.nKvHeads * hd, s + 2), o_proj: proj(`${p}.self_attn.o_proj`, c.nHeads * hd, c.dim, s + 3),
+        ...group(`${p}.self_attn`, "qkv_proj", c.dim, [
+          ["q_proj", c.nHeads * hd, s], ["k_proj", c.nKvHeads * hd, s + 1], ["v_proj", c.nKvHeads * hd, s + 2],
+        ]),
+        o_proj: proj(`${p}.self_attn.o_proj`, c.nHeads * hd, c.dim, s + 3),
       });
       const mlp = Holder.of({}, {
-        gate_proj: proj(`${p}.mlp.gate_proj`, c.dim, c.hiddenDim, s + 4), up_proj: proj(`${p}.mlp.up_proj`, c.dim, c.hiddenDim, s + 5),
+        ...group(`${p}.mlp`, "gate_up_proj", c.dim, [["gate_proj", c.hiddenDim, s + 4], ["up_proj", c.hiddenDim, s + 5]]),
         down_proj: proj(`${p}.mlp.down_proj`, c.hiddenDim, c.dim, s + 6),
       });
       layers[String(l)] = Holder.of({}, {
@@ -162,9 +194,12 @@ export class Llama extends Module {
   /**
    * The model of a loaded checkpoint, taking its tensors over (they leave ckpt.weights; what the model
    * does not use stays there for the checkpoint's dispose). Its q/k rows must be in config.ropeStyle's
-   * order (the loaders ensure it). A missing or misshapen weight is a TaoError.
+   * order (the loaders ensure it). A missing or misshapen weight is a TaoError. With `fuse` (default
+   * true) the q/k/v and gate/up weights are concatenated into qkv_proj and gate_up_proj at load (the
+   * parts are disposed), so the model's state dict, and what save() writes, has those names; a
+   * checkpoint saved from a fused model loads (loadInto) into a fused one, an unfused into fuse: false.
    */
-  static fromCheckpoint(ckpt: LlamaCheckpoint): Llama {
+  static fromCheckpoint(ckpt: LlamaCheckpoint, opts: { fuse?: boolean } = {}): Llama {
     const op = "Llama.fromCheckpoint";
     const config = validateLlamaConfig({ ...ckpt.config }, op);
     const embed = ckpt.weights.get("model.embed_tokens.weight");
@@ -178,7 +213,7 @@ export class Llama extends Module {
         throw invalid(op, `${name} is ${t.dtype} [${t.shape}] on ${t.device}, the model needs ${embed.dtype} [${shape}] on ${embed.device}`);
       }
     }
-    const model = new Llama(config, { dtype: embed.dtype, device: embed.device }, (name) => ckpt.weights.get(name));
+    const model = new Llama(config, { dtype: embed.dtype, device: embed.device, fuse: opts.fuse }, (name) => ckpt.weights.get(name));
     for (const name of shapes.keys()) ckpt.weights.delete(name);
     return model;
   }
@@ -208,30 +243,52 @@ export class Llama extends Module {
     };
     const rot = { theta: c.ropeTheta, style: c.ropeStyle, position: cache.position } as const;
 
-    const h = embedding(ids, p(model.getModule("embed_tokens"), "weight"), { out: ws.take("h", [B, T, c.dim], dt) });
-    const xn = ws.take("xn", [B, T, c.dim], dt), q = ws.take("q", [B, T, c.nHeads * hd], dt);
-    const k = ws.take("k", [B, T, c.nKvHeads * hd], dt), v = ws.take("v", [B, T, c.nKvHeads * hd], dt);
-    const a = ws.take("a", [B, T, c.nHeads * hd], dt), o = ws.take("o", [B, T, c.dim], dt);
-    const g = ws.take("g", [B, T, c.hiddenDim], dt), u = ws.take("u", [B, T, c.hiddenDim], dt);
-    const q4 = q.reshape(B, T, c.nHeads, hd), k4 = k.reshape(B, T, c.nKvHeads, hd), v4 = v.reshape(B, T, c.nKvHeads, hd);
-    const a4 = a.reshape(B, T, c.nHeads, hd);
+    const taken: Tensor[] = [];
+    const take = (name: string, shape: number[]) => {
+      taken.push(ws.take(name, shape, dt));
+      return taken.at(-1)!;
+    };
     try {
+      const h = embedding(ids, p(model.getModule("embed_tokens"), "weight"), { out: take("h", [B, T, c.dim]) });
+      const { nHeads: hq, nKvHeads: hkv } = c;
+      const xn = take("xn", [B, T, c.dim]), a = take("a", [B, T, hq * hd]), o = take("o", [B, T, c.dim]);
+      const g = take("g", [B, T, c.hiddenDim]), a4 = a.reshape(B, T, hq, hd);
+      // Per layer, xn → q4, k4, v4 [B, T, heads, hd] after RoPE (k's and v's heads from kHead, vHead)
+      // and xn → g = silu(gate)·up. Fused: the q|k|v output [B, T, Hq + 2·Hkv, hd] is q4, k4 and v4 at
+      // once (its heads read in place), the gate|up output [B, T, 2·hidden] feeds swiglu.
+      let q4: Tensor, k4: Tensor, v4: Tensor, kvHeads: { kHead?: number; vHead?: number }, project: (attn: Module) => void;
+      let gateUp: (mlp: Module) => void;
+      if (this.fused) {
+        const qkv = take("qkv", [B, T, (hq + 2 * hkv) * hd]), gu = take("gu", [B, T, 2 * c.hiddenDim]);
+        q4 = k4 = v4 = qkv.reshape(B, T, hq + 2 * hkv, hd);
+        kvHeads = { kHead: hq, vHead: hq + hkv };
+        project = (attn) => {
+          lin(attn, "qkv_proj", xn, qkv);
+          rope(q4, { ...rot, heads: hq + hkv, out: q4 });
+        };
+        gateUp = (mlp) => swiglu(lin(mlp, "gate_up_proj", xn, gu), { out: g });
+      } else {
+        const q = take("q", [B, T, hq * hd]), k = take("k", [B, T, hkv * hd]), v = take("v", [B, T, hkv * hd]);
+        const u = take("u", [B, T, c.hiddenDim]);
+        [q4, k4, v4] = [q.reshape(B, T, hq, hd), k.reshape(B, T, hkv, hd), v.reshape(B, T, hkv, hd)];
+        kvHeads = {};
+        project = (attn) => {
+          for (const [name, out] of [["q_proj", q], ["k_proj", k], ["v_proj", v]] as const) lin(attn, name, xn, out);
+          rope(q4, { ...rot, out: q4 });
+          rope(k4, { ...rot, out: k4 });
+        };
+        gateUp = (mlp) => siluMul(lin(mlp, "gate_proj", xn, g), lin(mlp, "up_proj", xn, u), { out: g });
+      }
       for (let l = 0; l < c.nLayers; l++) {
         const layer = layers.getModule(String(l)), attn = layer.getModule("self_attn"), mlp = layer.getModule("mlp");
         rmsNorm(h, p(layer.getModule("input_layernorm"), "weight"), { eps: c.normEps, out: xn });
-        lin(attn, "q_proj", xn, q);
-        lin(attn, "k_proj", xn, k);
-        lin(attn, "v_proj", xn, v);
-        rope(q4, { ...rot, out: q4 });
-        rope(k4, { ...rot, out: k4 });
-        kvAppend(k4, v4, cache.k[l]!, cache.v[l]!, { position: cache.position });
-        attention(q4, cache.k[l]!, cache.v[l]!, { position: cache.position, out: a4 });
+        project(attn);
+        kvAppend(k4, v4, cache.k[l]!, cache.v[l]!, { position: cache.position, ...kvHeads });
+        attention(q4, cache.k[l]!, cache.v[l]!, { position: cache.position, heads: hq, out: a4 });
         lin(attn, "o_proj", a, o);
         add(h, o, { out: h });
         rmsNorm(h, p(layer.getModule("post_attention_layernorm"), "weight"), { eps: c.normEps, out: xn });
-        lin(mlp, "gate_proj", xn, g);
-        lin(mlp, "up_proj", xn, u);
-        siluMul(g, u, { out: g });
+        gateUp(mlp);
         lin(mlp, "down_proj", g, o);
         add(h, o, { out: h });
       }
@@ -243,7 +300,7 @@ export class Llama extends Module {
       using lastNorm = rmsNorm(last, norm, { eps: c.normEps });
       return lin(this, "lm_head", lastNorm.reshape(B, c.dim), opts.out);
     } finally {
-      for (const t of [h, xn, q, k, v, a, o, g, u]) ws.release(t);
+      for (const t of taken) ws.release(t);
     }
   }
 }

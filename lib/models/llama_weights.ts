@@ -1,11 +1,12 @@
 /**
  * A Llama checkpoint in memory: its config and its weights under Hugging Face names, the list of
- * those names and shapes for a config, and the conversions every loader ends with (RoPE row order,
- * dtype, device).
+ * those names and shapes for a config, the conversions every loader ends with (RoPE row order,
+ * dtype, device), and the row-concatenation that fuses projections.
  */
 import { invalid } from "../errors.ts";
 import { DTYPES, isFloat, type DType } from "../dtypes.ts";
-import type { Tensor } from "../tensor.ts";
+import { CopyKind } from "../context.ts";
+import { produce, type Tensor } from "../tensor.ts";
 import { headDim, type LlamaConfig, type RopeStyle } from "./llama_config.ts";
 
 /** A loaded model: config plus weights by Hugging Face name (see llamaWeightShapes). Owns its tensors. */
@@ -123,4 +124,26 @@ function convert(t: Tensor, heads: number | null, from: RopeStyle, to: RopeStyle
   if (heads !== null) step(permuteRope(cur, heads, from, to));
   step(cur.to(opts.device ?? "cpu"));
   return cur;
+}
+
+/**
+ * The row-concatenation [parts[0]; parts[1]; …] of 2-D tensors [n_i, K] of one dtype and device, as a
+ * new tensor (device copies): the weight of a fused projection such as q|k|v.
+ */
+export function concatRows(parts: readonly Tensor[], op = "concatRows"): Tensor {
+  const first = parts[0];
+  if (first === undefined) throw invalid(op, "no tensors to concatenate");
+  const k = first.shape[1];
+  for (const t of parts) {
+    if (t.ndim !== 2 || t.shape[1] !== k || t.dtype !== first.dtype || t.device !== first.device) {
+      throw invalid(op, `cannot stack ${t.dtype} [${t.shape}] on ${t.device} under ${first.dtype} [${first.shape}] on ${first.device}`);
+    }
+  }
+  return produce(first.dtype, [parts.reduce((n, t) => n + t.shape[0]!, 0), k!], first.device, op, (out) => {
+    let at = 0;
+    for (const t of parts) {
+      if (t.numel > 0) out.context.copy(out.ptr(op, at), t.ptr(op), t.nbytes, CopyKind.D2D);
+      at += t.numel;
+    }
+  });
 }

@@ -82,15 +82,16 @@ export const symbols = {
 
   tao_embedding: { args: ["ptr", "ptr", "u64", "ptr", "i32", "u64", "u64", "ptr"], result: "i32" },
   tao_rms_norm: { args: ["ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "f64"], result: "i32" },
-  tao_rope: { args: ["ptr", "ptr", "ptr", "i32", "u64", "u64", "u64", "u64", "ptr", "ptr", "u64", "f64", "i32"], result: "i32" },
+  tao_rope: { args: ["ptr", "ptr", "ptr", "i32", "u64", "u64", "u64", "u64", "u64", "ptr", "ptr", "u64", "f64", "i32"], result: "i32" },
   tao_attention_args_size: { args: ["ptr"], result: "i32" },
   tao_attention: { args: ["ptr", "ptr"], result: "i32" },
   tao_kv_append: {
-    args: ["ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64", "u64", "u64", "ptr", "u64"],
+    args: ["ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64", "u64", "u64", "u64", "ptr", "u64"],
     result: "i32",
   },
   tao_increment_i32: { args: ["ptr", "ptr", "u64", "i32"], result: "i32" },
   tao_binary: { args: ["ptr", "i32", "ptr", "ptr", "ptr", "i32", "u64"], result: "i32" },
+  tao_binary_rows: { args: ["ptr", "i32", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64", "u64", "u64"], result: "i32" },
   tao_argmax: { args: ["ptr", "ptr", "i32", "u64", "u64", "ptr"], result: "i32" },
   tao_sample: { args: ["ptr", "ptr", "i32", "u64", "u64", "f64", "i32", "u64", "ptr", "ptr"], result: "i32" },
   tao_nf4_quantize: { args: ["ptr", "ptr", "i32", "u64", "u64", "ptr", "ptr"], result: "i32" },

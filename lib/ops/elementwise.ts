@@ -1,4 +1,4 @@
-/** Elementwise binary ops of a decoder: add (residual), mul, siluMul (SwiGLU) over tao_binary. */
+/** Elementwise binary ops of a decoder: add (residual), mul, siluMul and swiglu (SwiGLU) over tao_binary(_rows). */
 import * as C from "../native/constants.ts";
 import { native } from "../native/index.ts";
 import { check, invalid } from "../errors.ts";
@@ -29,4 +29,21 @@ export function mul(a: Tensor, b: Tensor, opts: { out?: Tensor } = {}): Tensor {
 /** silu(gate) · up elementwise (SwiGLU): gate / (1 + exp(−gate)) · up in f32, rounded once; `out` may be an input. */
 export function siluMul(gate: Tensor, up: Tensor, opts: { out?: Tensor } = {}): Tensor {
   return binary("siluMul", C.TAO_BINARY_SILU_MUL, gate, up, opts.out);
+}
+
+/**
+ * SwiGLU of a fused gate|up projection's output: out [..., I] = silu(gateUp[..., :I]) · gateUp[..., I:]
+ * for gateUp [..., 2·I] (siluMul's arithmetic), both halves read in place (tao_binary_rows).
+ */
+export function swiglu(gateUp: Tensor, opts: { out?: Tensor } = {}): Tensor {
+  const op = "swiglu";
+  const device = liveOnOneDevice(op, { gateUp, out: opts.out });
+  requireDtype(op, "gateUp", gateUp, FLOAT_DTYPES);
+  const width = gateUp.shape.at(-1) ?? 1;
+  if (gateUp.ndim === 0 || width % 2 !== 0) throw invalid(op, `gateUp must be [..., 2·I], not [${gateUp.shape}]`);
+  const cols = width / 2;
+  return into(op, gateUp.dtype, [...gateUp.shape.slice(0, -1), cols], device, opts.out, (y) => {
+    check(native.tao_binary_rows(gateUp.context.handle(op), C.TAO_BINARY_SILU_MUL, gateUp.ptr(op), gateUp.ptr(op, cols), y.ptr(op),
+      dtypeCode(gateUp.dtype), gateUp.numel / width, cols, width, width, cols), op);
+  });
 }

@@ -5,14 +5,29 @@ import { dtypeCode } from "../dtypes.ts";
 import type { Tensor } from "../tensor.ts";
 import { FLOAT_DTYPES, liveOnOneDevice, requireDtype, requireInt, requirePosition } from "./op_args.ts";
 
+/** Options of kvAppend. */
+export interface KvAppendOptions {
+  /** Position buffer (int32, one element, on the device): the first row written is position[0] + offset. */
+  position?: Tensor;
+  /** Default 0. */
+  offset?: number;
+  /**
+   * First head of k (and of v) to append (default 0): k and v may be one fused q|k|v projection's
+   * output [B, T, Hq + 2·Hkv, Dh], read in place with kHead = Hq, vHead = Hq + Hkv.
+   */
+  kHead?: number;
+  vHead?: number;
+}
+
 /**
- * Writes k, v [B, T, H, Dh] into rows p .. p+T-1 of kCache, vCache [B, S, H, Dh] (one float dtype),
- * p = position[0] + offset (the buffer read when the kernel runs). On the CPU a range outside the cache
- * is a TaoError; on CUDA rows outside it are not written.
+ * Writes heads kHead .. kHead+Hc-1 of k and vHead .. vHead+Hc-1 of v (k, v [B, T, H, Dh] alike; Hc
+ * the caches' heads, by default all of k's) into rows p .. p+T-1 of kCache, vCache [B, S, Hc, Dh] (one
+ * float dtype), p = position[0] + offset (the buffer read when the kernel runs). On the CPU a range
+ * outside the cache is a TaoError; on CUDA rows outside it are not written.
  */
-export function kvAppend(k: Tensor, v: Tensor, kCache: Tensor, vCache: Tensor, opts: { position?: Tensor; offset?: number } = {}): void {
+export function kvAppend(k: Tensor, v: Tensor, kCache: Tensor, vCache: Tensor, opts: KvAppendOptions = {}): void {
   const op = "kvAppend";
-  const { position, offset = 0 } = opts;
+  const { position, offset = 0, kHead = 0, vHead = 0 } = opts;
   const device = liveOnOneDevice(op, { k, v, kCache, vCache });
   requireDtype(op, "k", k, FLOAT_DTYPES);
   for (const [name, t] of [["v", v], ["kCache", kCache], ["vCache", vCache]] as const) {
@@ -23,12 +38,14 @@ export function kvAppend(k: Tensor, v: Tensor, kCache: Tensor, vCache: Tensor, o
   }
   const [b, t, h, dh] = k.shape as [number, number, number, number];
   const [cb, cap, ch, cdh] = kCache.shape as [number, number, number, number];
-  if (cb !== b || ch !== h || cdh !== dh) throw invalid(op, `cache [${kCache.shape}] does not match k [${k.shape}]`);
+  if (cb !== b || ch > h || cdh !== dh) throw invalid(op, `cache [${kCache.shape}] does not match k [${k.shape}]`);
+  requireInt(op, "kHead", kHead, 0, h - ch);
+  requireInt(op, "vHead", vHead, 0, h - ch);
   requirePosition(op, position, device);
   requireInt(op, "offset", offset, 0, 2 ** 31);
-  if (k.numel === 0) return;
-  check(native.tao_kv_append(k.context.handle(op), k.ptr(op), v.ptr(op), kCache.ptr(op), vCache.ptr(op), dtypeCode(k.dtype), b, t, cap, h, dh,
-    position?.ptr(op) ?? null, offset), op);
+  if (k.numel === 0 || kCache.numel === 0) return;
+  check(native.tao_kv_append(k.context.handle(op), k.ptr(op, kHead * dh), v.ptr(op, vHead * dh), kCache.ptr(op), vCache.ptr(op),
+    dtypeCode(k.dtype), b, t, cap, ch, dh, h * dh, position?.ptr(op) ?? null, offset), op);
 }
 
 /** position[i] += delta (int32, wrapping) on the tensor's device; returns position. Captured in a graph it advances each replay. */

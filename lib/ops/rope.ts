@@ -17,6 +17,11 @@ export interface RopeOptions {
   position?: Tensor;
   /** Added to the position buffer (or the position itself without one). Default 0. */
   offset?: number;
+  /**
+   * Rotate only heads [0, heads) of each token (default all), in place (out must be x): the q and k
+   * heads of a fused q|k|v projection's output [B, T, Hq + 2·Hkv, Dh] in one call, heads = Hq + Hkv.
+   */
+  heads?: number;
   /** Where to write; may be x itself (in place). */
   out?: Tensor;
 }
@@ -41,9 +46,12 @@ export function rope(x: Tensor, opts: RopeOptions = {}): Tensor {
   requirePosition(op, position, device);
   requireInt(op, "offset", offset, 0, 2 ** 31);
   if (style !== "interleaved" && style !== "half") throw invalid(op, `style must be "interleaved" or "half", not ${JSON.stringify(style)}`);
+  const heads = opts.heads ?? h;
+  requireInt(op, "heads", heads, 1, h);
+  if (heads < h && opts.out !== x) throw invalid(op, `rotating ${heads} of x's ${h} heads works in place only (out: x)`);
   const code = style === "interleaved" ? C.TAO_ROPE_INTERLEAVED : C.TAO_ROPE_HALF;
   return into(op, x.dtype, x.shape, device, opts.out, (y) => {
-    check(native.tao_rope(x.context.handle(op), x.ptr(op), y.ptr(op), dtypeCode(x.dtype), b, t, h, dh, positions?.ptr(op) ?? null,
-      position?.ptr(op) ?? null, offset, theta, code), op);
+    check(native.tao_rope(x.context.handle(op), x.ptr(op), y.ptr(op), dtypeCode(x.dtype), b, t, heads, dh, h * dh,
+      positions?.ptr(op) ?? null, position?.ptr(op) ?? null, offset, theta, code), op);
   });
 }

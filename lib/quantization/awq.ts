@@ -18,6 +18,7 @@ import { fromArray } from "../creation.ts";
 import { Tensor } from "../tensor.ts";
 import type { Linear, Module } from "../nn/index.ts";
 import type { Llama } from "../models/llama.ts";
+import { headDim } from "../models/llama_config.ts";
 import type { InnerKTiles } from "../dtypes/tensor_core_tiled.ts";
 import { int4WeightOnly, quantize, type QuantizeReport } from "./quant_api.ts";
 import { runCalibration, type Calibration } from "./calibration_run.ts";
@@ -39,24 +40,32 @@ export interface AwqOptions {
   progress?: boolean;
 }
 
-/** Linears sharing one input, and the parameter (a norm weight, or a Linear's weight rows) the scale folds into. */
+/**
+ * Linears sharing one input, and the parameter (a norm weight, or a Linear's weight rows from
+ * `firstRow` on) the scale folds into.
+ */
 interface ScaleGroup {
   name: string;
   linears: Linear[];
-  fold: { module: Module; rows: boolean } | null;
+  fold: { module: Module; rows: boolean; firstRow?: number } | null;
 }
 
-/** The scaling groups of a Llama, in forward order. */
+/** The scaling groups of a Llama, in forward order (fused q|k|v and gate|up: one Linear each, v and up as row ranges). */
 function scaleGroups(model: Llama): ScaleGroup[] {
   const c = model.config, root = model.getModule("model"), groups: ScaleGroup[] = [];
   const lin = (m: Module, name: string) => m.getModule(name) as Linear;
+  const vRow = (c.nHeads + c.nKvHeads) * headDim(c);
   for (let l = 0; l < c.nLayers; l++) {
     const layer = root.getModule("layers").getModule(String(l)), attn = layer.getModule("self_attn"), mlp = layer.getModule("mlp");
-    const at = `model.layers.${l}`;
-    groups.push({ name: `${at}.self_attn.qkv`, linears: ["q_proj", "k_proj", "v_proj"].map((n) => lin(attn, n)), fold: { module: layer.getModule("input_layernorm"), rows: false } });
-    groups.push({ name: `${at}.self_attn.o_proj`, linears: [lin(attn, "o_proj")], fold: c.nKvHeads === c.nHeads ? { module: lin(attn, "v_proj"), rows: true } : null });
-    groups.push({ name: `${at}.mlp.gate_up`, linears: [lin(mlp, "gate_proj"), lin(mlp, "up_proj")], fold: { module: layer.getModule("post_attention_layernorm"), rows: false } });
-    groups.push({ name: `${at}.mlp.down_proj`, linears: [lin(mlp, "down_proj")], fold: { module: lin(mlp, "up_proj"), rows: true } });
+    const at = `model.layers.${l}`, f = model.fused;
+    const v = f ? { module: lin(attn, "qkv_proj"), rows: true, firstRow: vRow } : { module: lin(attn, "v_proj"), rows: true };
+    const up = f ? { module: lin(mlp, "gate_up_proj"), rows: true, firstRow: c.hiddenDim } : { module: lin(mlp, "up_proj"), rows: true };
+    const qkv = f ? [lin(attn, "qkv_proj")] : ["q_proj", "k_proj", "v_proj"].map((n) => lin(attn, n));
+    const gateUp = f ? [lin(mlp, "gate_up_proj")] : [lin(mlp, "gate_proj"), lin(mlp, "up_proj")];
+    groups.push({ name: `${at}.self_attn.qkv`, linears: qkv, fold: { module: layer.getModule("input_layernorm"), rows: false } });
+    groups.push({ name: `${at}.self_attn.o_proj`, linears: [lin(attn, "o_proj")], fold: c.nKvHeads === c.nHeads ? v : null });
+    groups.push({ name: `${at}.mlp.gate_up`, linears: gateUp, fold: { module: layer.getModule("post_attention_layernorm"), rows: false } });
+    groups.push({ name: `${at}.mlp.down_proj`, linears: [lin(mlp, "down_proj")], fold: up });
   }
   groups.push({ name: "lm_head", linears: [model.getModule("lm_head") as Linear], fold: { module: root.getModule("norm"), rows: false } });
   return groups;
@@ -133,12 +142,13 @@ export function applyAwqScales(model: Llama, opts: AwqOptions): void {
   const bar = layerProgress("awq", groups.length, progress);
   try {
     groups.forEach((group, gi) => {
-      const k = group.linears[0]!.inFeatures, { module, rows } = group.fold!;
+      const k = group.linears[0]!.inFeatures, { module, rows, firstRow = 0 } = group.fold!;
       const weights = group.linears.map((l) => Float64Array.from((l.weight as Tensor).toArray()));
       const s = searchScale(weights, group.linears.map((l) => l.outFeatures), k, stats[gi]!, groupSize, grid);
       for (const l of group.linears) rescale(l, "weight", (i) => s[i % k]!);
       const rowLength = rows ? (module as Linear).inFeatures : 0;
-      rescale(module, "weight", rows ? (i) => 1 / s[Math.floor(i / rowLength)]! : (i) => 1 / s[i]!);
+      const row = (i: number) => Math.floor(i / rowLength) - firstRow;
+      rescale(module, "weight", rows ? (i) => (row(i) < 0 ? 1 : 1 / s[row(i)]!) : (i) => 1 / s[i]!);
       bar.step(group.name);
     });
   } finally {
