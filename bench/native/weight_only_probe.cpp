@@ -3,6 +3,7 @@
 //   weight_only_probe check   every path against a float64 reference (many m, odd sizes)
 //   weight_only_probe time    the issue-3 shapes and m, beside tao_linear bf16 (cuBLASLt)
 //   weight_only_probe quick   the two large shapes at m = 1, 16, 64
+//   weight_only_probe m1      the four shapes at m = 1
 //   weight_only_probe once N K M   one call of each at one size (for a profiler)
 // Outputs are poisoned (NaN) before each call; any unwritten or non-finite value fails.
 #include <math.h>
@@ -268,6 +269,10 @@ int main(int argc, char** argv) {
   }
   if (!strcmp(mode, "once") && argc == 5) {
     time_all(g, {{atoll(argv[2]), atoll(argv[3])}}, {atoll(argv[4])}, 1);
+    return 0;
+  }
+  if (!strcmp(mode, "m1")) {  // the issue's four shapes at m = 1
+    time_all(g, {{6144, 4096}, {4096, 4096}, {28672, 4096}, {4096, 14336}}, {1}, 30);
     return 0;
   }
   if (!strcmp(mode, "quick")) {

@@ -25,6 +25,8 @@ struct Act<TAO_BF16> {
   }
   // Nibbles (0..15) or-ed into 128.0 give 128 + q exactly; centered() takes them to q - 8, exactly.
   static constexpr uint32_t kNibbleBase = 0x43004300u;
+  // The weight-only mma step feeds 128 + q = (q − 8) + 136 uncentered (int4_linear.cu says why).
+  static constexpr float kMmaNibbleBias = 136.0f;
   static __device__ __forceinline__ uint32_t centered(uint32_t biased) { return fma2(biased, 0x3F803F80u, 0xC308C308u); }  // · 1 − 136
   // Bytes 2h and 2h + 1 of an int8 word as an exact pair (2^23 + 128 + q read as f32, minus 2^23 + 128).
   static __device__ __forceinline__ uint32_t int8_pair(uint32_t biased, int h) {
@@ -63,6 +65,7 @@ struct Act<TAO_F16> {
   static constexpr uint32_t kOne = 0x3C003C00u;
   // 1024 + q exactly; centered() takes it to q - 8, exactly.
   static constexpr uint32_t kNibbleBase = 0x64006400u;
+  static constexpr float kMmaNibbleBias = 0.0f;  // centered: an uncentered 1032 cancels in f16
   static __device__ __forceinline__ uint32_t centered(uint32_t biased) { return fma2(biased, kOne, 0xE408E408u); }  // · 1 − 1032
   // 1024 + 128 + q or-ed from the biased byte, minus 1152: exact.
   static __device__ __forceinline__ uint32_t int8_pair(uint32_t biased, int h) {

@@ -38,10 +38,11 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kStepK = 128;          // k per step
 constexpr int kStageBytes = 64 << 10;  // staged x per block
 
-// k staged per stage: 2048, or what fits kStageBytes for 8·NB rows.
+// k staged per stage: what fits kStageBytes for 8·NB rows (4096 for NB = 1: a k = 4096 weight needs
+// one stage, so the loads never drain at a stage boundary).
 template <int NB>
 constexpr int stage_k() {
-  return kStageBytes / (8 * NB * 2) < 2048 ? kStageBytes / (8 * NB * 2) / kStepK * kStepK : 2048;
+  return kStageBytes / (8 * NB * 2) / kStepK * kStepK;
 }
 
 // Stages rows r0.. of x that exist (at most 8NB) for k in [kb, kb + kc) into xs, in the policy's
