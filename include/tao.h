@@ -587,6 +587,66 @@ TAO_API tao_status tao_linear_nf4(tao_ctx* ctx, const void* x, const uint8_t* pa
                                   const float* scale2, const float* offset, const void* bias, void* y, int32_t dtype,
                                   int64_t m, int64_t n, int64_t k);
 
+/* ---------------------------------------------------------------- GPTQ */
+/* GPTQ (Frantar et al. 2022) of a weight w [n, k] from the inputs x of its layer, in three ops:
+ * tao_gptq_hessian accumulates H = 2·XᵀX / rows over the calibration batches; tao_gptq_factor gives the
+ * column order and the upper Cholesky factor U of the damped inverse Hessian; tao_gptq_quantize sweeps
+ * the columns in that order, a block at a time, rounding each to uint4 and feeding its error forward
+ * through U. All f32 except the factorization (f64). The output is tinygemm's int4 (FLOAT zero point):
+ * w ≈ (q − 8)·s + z, q in 0..15, s and z per group of group_size along k, bf16-representable. */
+
+/* h [k, k] f32 = beta·h + alpha·xᵀx for x [rows, k] of `dtype` (TAO_F32, TAO_F16 or TAO_BF16): for each
+ * (i, j) the products x[t, i]·x[t, j] are summed by fused multiply-adds in row order t from 0, then
+ * h = fma(alpha, sum, beta·h) (h is not read when beta = 0); alpha and beta are rounded to f32. Both
+ * backends give the same bits. A running mean over batches, H = 2·XᵀX / (rows seen): beta = seen /
+ * (seen + rows), alpha = 2 / (seen + rows) (the reference implementation's add_batch). */
+TAO_API tao_status tao_gptq_hessian(tao_ctx* ctx, const void* x, int32_t dtype, int64_t rows, int64_t k, float* h,
+                                    double alpha, double beta);
+
+/* The factor of h [k, k] (f32, symmetric, not modified) that the sweep needs:
+ *  - dead inputs: a diagonal h_jj = 0 is taken as 1 (tao_gptq_quantize zeroes the weight's column j);
+ *  - order: act_order = 1 writes perm int32 [k] = the columns by decreasing h_jj (ties: lower index
+ *    first); act_order = 0 writes 0 .. k-1, or nothing when perm is NULL;
+ *  - damping: H' = P·H·Pᵀ + percdamp·mean(diag H)·I, percdamp in [0, 1) (the mean summed in f64);
+ *  - u [k, k] f32 = the upper-triangular U with H'⁻¹ = Uᵀ·U, zeros below the diagonal (the reference's
+ *    cholesky(cholesky_inverse(cholesky(H')), upper=True)). Computed as U = R⁻¹ with H' = R·Rᵀ, R upper
+ *    (Cholesky run from the last row up: one factorization and one triangular inverse), in f64 because
+ *    U's rounding feeds every later column's correction, then rounded once to f32. CUDA: blocked (64),
+ *    the updates as tiled f64 GEMMs, scratch 2·k²·8 bytes from the context's pool; CPU: unblocked, f64,
+ *    k²·8 bytes. The two agree to f64 rounding, not bit for bit.
+ * info int32 [1] on the context's device gets 0, or 1 + the position in the quantization order of the
+ * first pivot that is not positive (H' not positive definite: raise percdamp; u is then undefined).
+ * It is written, not read back: the CUDA work is only enqueued. */
+TAO_API tao_status tao_gptq_factor(tao_ctx* ctx, const float* h, int64_t k, double percdamp, int32_t act_order,
+                                   int32_t* perm, float* u, int32_t* info);
+
+/* Arguments of tao_gptq_quantize (every field 8 bytes). */
+typedef struct tao_gptq_args {
+  const void* w;          /* [n, k] of w_dtype, not modified */
+  int64_t w_dtype;        /* TAO_F32, TAO_F16 or TAO_BF16 */
+  const float* h;         /* [k, k]: the Hessian given to tao_gptq_factor (only its diagonal is read) */
+  const float* u;         /* [k, k]: tao_gptq_factor's factor */
+  const int32_t* perm;    /* [k]: tao_gptq_factor's order, or NULL for 0 .. k-1; needs static_groups */
+  int64_t n;
+  int64_t k;
+  int64_t group_size;     /* divides k */
+  int64_t block_size;     /* a multiple of group_size, at most 256 */
+  int64_t static_groups;  /* 1: every group's s, z from w before any update; 0: when its first column comes up */
+  uint8_t* q;             /* [n, k] out: uint4 values 0..15, natural column order */
+  float* scale;           /* [n, k / group_size] out */
+  float* zero;            /* [n, k / group_size] out */
+} tao_gptq_args;
+/* sizeof(tao_gptq_args), for FFI layout checks. */
+TAO_API tao_status tao_gptq_args_size(int64_t* out);
+/* The GPTQ sweep, row by row independent, all f32: W' = w with dead columns zeroed, columns in perm
+ * order. For each block of block_size columns, for each column i of it in order: (non-static groups, at
+ * a group's first column: s = bf16(max((mx − mn) / 15, 1e-6)), z = bf16(mn + 8·s) over the group's
+ * current values); x = W'[r, i]; q = clamp(round_half_up((x − z) / s + 8), 0, 15); e = (x − ((q − 8)·s +
+ * z)) / U[i, i]; W'[r, j] = fma(−e, U[i, j], W'[r, j]) for the later columns j of the block. After the
+ * block, W'[r, j] −= Σ_i e_i·U[i, j] for every later column j (the sum by fused multiply-adds over the
+ * block's columns in order, then one subtraction: a GEMM on CUDA). Both backends give the same bits. */
+TAO_API tao_status tao_gptq_quantize(tao_ctx* ctx, const tao_gptq_args* args);
+
 #ifdef __cplusplus
 }
 #endif

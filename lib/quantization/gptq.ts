@@ -1,11 +1,12 @@
 /**
  * gptq(model, opts): GPTQ int4 weight-only quantization (Frantar et al. 2022), layer by layer and
  * sequentially: for each selected Linear in module order, the calibration is run through the model
- * (the Linears before it already quantized), an InputStatsObserver on that layer alone accumulates
- * H = 2·XᵀX / rows on the host in float64, and gptqWeight turns the layer's weight into int4 groups
- * with tinygemm's FLOAT zero points, stored exactly like int4WeightOnly's (tensor_core_tiled where it
- * fits, else plain): the same kernels run them and save/load needs nothing new. The calibration
- * therefore runs once per layer; the per-layer solve is O(N·K²) on the host.
+ * (the Linears before it already quantized), a HessianObserver on that layer alone accumulates
+ * H = 2·XᵀX / rows on the layer's device (only that one [K, K] matrix is resident), and gptqSolve
+ * factors H and sweeps the weight into int4 groups with the native ops (lib/ops/gptq.ts: CUDA kernels
+ * for a model on the GPU, the CPU kernels otherwise), with tinygemm's FLOAT zero points, stored
+ * exactly like int4WeightOnly's (tensor_core_tiled where it fits, else plain): the same kernels run
+ * them and save/load needs nothing new. The calibration therefore runs once per layer.
  */
 import { invalid } from "../errors.ts";
 import { Tensor } from "../tensor.ts";
@@ -14,9 +15,10 @@ import type { InnerKTiles } from "../dtypes/tensor_core_tiled.ts";
 import type { QuantizeReport } from "./quant_api.ts";
 import type { LinearFilter } from "./calibration.ts";
 import { runCalibration, type Calibration } from "./calibration_run.ts";
-import { InputStatsObserver } from "./input_stats.ts";
-import { checkGptqOptions, gptqWeight, type GptqWeightOptions } from "./gptq/gptq_weight.ts";
-import { int4Weight } from "./int4_groups.ts";
+import { HessianObserver } from "./gptq/hessian_observer.ts";
+import { checkGptqOptions, type GptqWeightOptions } from "./gptq/gptq_weight.ts";
+import { gptqSolve } from "./gptq/solve.ts";
+import { int4Weight, type Int4Groups } from "./int4_groups.ts";
 import { layerProgress } from "./progress.ts";
 
 /** Options of gptq(). */
@@ -48,16 +50,23 @@ function targets(model: Module, groupSize: number, filter?: LinearFilter): { lay
   return { layers, report };
 }
 
-/** 2·XᵀX / rows of `linear`'s inputs while `calibration` runs through `model`. */
-function hessian(model: Module, linear: Linear, calibration: Calibration, op: string): Float64Array {
-  const observer = new InputStatsObserver(linear.inFeatures);
+/** 2·XᵀX / rows of `linear`'s inputs while `calibration` runs through `model` (f32 [k, k] on their device). */
+function hessian(model: Module, linear: Linear, calibration: Calibration, op: string): Tensor {
+  const observer = new HessianObserver(linear.inFeatures);
   linear.inputObserver = observer;
   try {
     runCalibration(model, calibration, op);
+    return observer.take(op);
   } finally {
     linear.inputObserver = null;
+    observer.dispose();
   }
-  return observer.gram().map((v) => 2 * v);
+}
+
+/** The GPTQ groups of `linear`'s weight: H from its inputs, then gptqSolve on their device. */
+function layerGroups(model: Module, linear: Linear, calibration: Calibration, opts: GptqWeightOptions, op: string): Int4Groups {
+  using h = hessian(model, linear, calibration, op);
+  return gptqSolve(linear.weight as Tensor, h, opts);
 }
 
 /**
@@ -79,9 +88,8 @@ export function gptq(model: Module, opts: GptqOptions): QuantizeReport {
   const bar = layerProgress("gptq", layers.length, progress);
   try {
     for (const { name, linear } of layers) {
-      const h = hessian(model, linear, calibration, op);
-      const weight = linear.weight as Tensor, [n, k] = weight.shape as [number, number];
-      const groups = gptqWeight(Float64Array.from(weight.toArray()), n, k, h, { ...opts, groupSize });
+      const weight = linear.weight as Tensor;
+      const groups = layerGroups(model, linear, calibration, { ...opts, groupSize }, op);
       const q = int4Weight(groups, { dtype: weight.dtype, device: weight.device, layout, innerKTiles }, record);
       linear.setParameter("weight", q);
       weight.dispose();

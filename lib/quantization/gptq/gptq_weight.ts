@@ -1,8 +1,10 @@
 /**
- * GPTQ of one weight (Frantar et al. 2022, Algorithm 1 and the reference implementation's
- * fasterquant): columns are quantized one at a time, each column's rounding error e = (w − q) / U_ii
- * is fed back into the columns not yet quantized through U, the upper Cholesky factor of the damped
- * inverse Hessian (within a block of `blockSize` columns at once, into the later blocks lazily).
+ * The float64 host reference of GPTQ for one weight (Frantar et al. 2022, Algorithm 1 and the
+ * reference implementation's fasterquant). gptq() runs the native ops instead (gptq/solve.ts: the same
+ * algorithm in f32 on the weight's device); the tests compare the two. Columns are quantized one at a
+ * time, each column's rounding error e = (w − q) / U_ii is fed back into the columns not yet quantized
+ * through U, the upper Cholesky factor of the damped inverse Hessian (within a block of `blockSize`
+ * columns at once, into the later blocks lazily).
  * Groups get round-to-nearest scale/zero (FLOAT domain, bf16) from the weight as it stands when the
  * group's first column comes up; with static groups (forced by act-order) from the original weight,
  * so act-order's column permutation leaves the groups in natural order and inference needs no gather.
@@ -18,7 +20,7 @@ export interface GptqWeightOptions {
   percdamp?: number;
   /** Quantize columns in order of decreasing H_jj (default false); implies static groups. */
   actOrder?: boolean;
-  /** Columns per lazy-update block (default 128; a multiple of groupSize). */
+  /** Columns per lazy-update block (default 128; a multiple of groupSize; the native sweep takes at most 256). */
   blockSize?: number;
   /** Group parameters from the original weight rather than the error-updated one (default false). */
   staticGroups?: boolean;
