@@ -647,6 +647,45 @@ TAO_API tao_status tao_gptq_args_size(int64_t* out);
  * block's columns in order, then one subtraction: a GEMM on CUDA). Both backends give the same bits. */
 TAO_API tao_status tao_gptq_quantize(tao_ctx* ctx, const tao_gptq_args* args);
 
+/* ---------------------------------------------------------------- uintx (1- to 7-bit weights) */
+/* Weight w [n, k] of unsigned `bits`-bit values q (bits 1..7), asymmetric affine per group of `group`
+ * (32, 64, 128 or 256; k a multiple of it) along k: scale s and zero point z bf16 [n, k / group], and
+ *   TAO_ZERO_POINT_INT:   w = (q − z)·s                  (torchao's uintx; z an integer 0 .. 2^bits − 1)
+ *   TAO_ZERO_POINT_FLOAT: w = fma(q − 2^(bits−1), s, z)  (tinygemm's convention, HQQ's output)
+ * in f32, one rounding. Packed form: u8 [ceil(n/32)·ceil(k/128)·512·bits], tiles of 32 rows × 128 k (rows
+ * and k zero-padded), tile (rb, kt) at byte (rb·ceil(k/128) + kt)·512·bits, row-block major. Tile layout,
+ * in 32-bit words: lane l = 4g + t (g, t < 8, 4) owns chunks h < 4 of 32 values each, chunk h holding row
+ * 32·rb + g + 8h at k = 128·kt + 16·(i / 2) + 4t + 2·(i % 2) + e for value v = 16e + i (i < 16, e < 2)
+ * — the lane's fragments of mma.m16n8k16 with k permuted so that x is read 4 values at a time. Chunk h's
+ * word j (j < bits) is the lane's word w = h·bits + j, stored at word (w / 4)·128 + 4l + w % 4 of the tile
+ * (lane-interleaved 16-byte units: one coalesced 512-byte load per unit). Within a chunk, value v = 16e + i
+ * sits in the 16-bit half e of the words (low half e = 0): with f = floor(16 / bits), values i < f·bits
+ * are fields, i = f·a + c at bits c·bits .. c·bits + bits − 1 of half e of word a; the remaining
+ * 16 − f·bits values (bits 3, 5, 6, 7) fill the spare bits f·bits .. 15 of the halves, read as one
+ * stream (word 0's spare bits first, lowest bit first), value f·bits + j at stream bits j·bits .. +bits − 1,
+ * its lowest bit first. Dense: exactly `bits` bits per value of the padded weight. */
+
+/* packed = the uintx packing of q u8 [n, k] (any n, k >= 1; only the low `bits` bits of each value are
+ * stored; the padding is zeros). */
+TAO_API tao_status tao_uintx_pack(tao_ctx* ctx, const uint8_t* q, int64_t n, int64_t k, int32_t bits, uint8_t* packed);
+/* q u8 [n, k] = the values of a packed weight. */
+TAO_API tao_status tao_uintx_unpack(tao_ctx* ctx, const uint8_t* packed, int64_t n, int64_t k, int32_t bits, uint8_t* q);
+/* out [n, k] (`dtype` TAO_F32, TAO_F16 or TAO_BF16) = w (as above) rounded once to dtype. domain:
+ * TAO_ZERO_POINT_INT or TAO_ZERO_POINT_FLOAT. */
+TAO_API tao_status tao_dequantize_uintx(tao_ctx* ctx, const uint8_t* packed, const uint16_t* scale, const uint16_t* zero,
+                                       int64_t n, int64_t k, int32_t bits, int32_t group, int32_t domain, void* out,
+                                       int32_t dtype);
+/* y[m, n] = Σ_k x[m, k] · w[n, k] (+ bias[n]), x, bias, y of `dtype` (TAO_F32, TAO_F16, TAO_BF16), products
+ * summed in f32, bias added in f32, y rounded once. CPU: w decoded to f32 exactly as tao_dequantize_uintx
+ * computes it. CUDA, m <= 8 with 16-bit x (16-byte aligned): a fused kernel that multiplies the exact
+ * integer values q on tensor cores (f32 sums per group g, x's dtype for x) and applies the group as
+ * s·Σq·x + c·Σx, c = −z·s (INT) or z − 2^(bits−1)·s (FLOAT) — the same weight unrounded, sums in another
+ * order; split over k when n alone does not fill the GPU, the splits added in a fixed order (deterministic).
+ * Otherwise the weight is dequantized to `dtype` (rounded once) into scratch and multiplied by tao_linear. */
+TAO_API tao_status tao_linear_uintx(tao_ctx* ctx, const void* x, const uint8_t* packed, const uint16_t* scale,
+                                    const uint16_t* zero, const void* bias, void* y, int32_t dtype, int64_t m, int64_t n,
+                                    int64_t k, int32_t bits, int32_t group, int32_t domain);
+
 #ifdef __cplusplus
 }
 #endif

@@ -77,3 +77,6 @@ export { gptqWeight, type GptqWeightOptions } from "./quantization/gptq/gptq_wei
 export { upperCholeskyOfInverse } from "./quantization/gptq/linalg.ts";
 export * from "./quantization/hqq.ts";
 export * from "./quantization/awq.ts";
+export * from "./ops/linear_uintx.ts";
+export * from "./dtypes/uintx_layout.ts";
+export * from "./quantization/uintx_config.ts";

@@ -10,6 +10,7 @@
 import { fromArray } from "../creation.ts";
 import type { DType } from "../dtypes.ts";
 import { int4WeightOnly, quantize, sparsify, type QuantizeReport } from "../quantization/quant_api.ts";
+import { uintxWeightOnly } from "../quantization/uintx_config.ts";
 import { insertSmoothQuantObservers, smoothQuant } from "../quantization/smoothquant.ts";
 import { semiSparseWeight } from "../sparsity/configs.ts";
 import { WandaSparsifier } from "../sparsity/wanda.ts";
@@ -49,10 +50,17 @@ const awqScheme = (groupSize: number): LlamaScheme => ({
   calibrates: true, apply: (model, calibration) => awq(model, { groupSize, calibration }),
 });
 
-/** HQQ int4 weight-only with group `groupSize` (calibration-free). */
-const hqqScheme = (groupSize: number): LlamaScheme => ({
-  name: `hqq-int4-${groupSize}`, summary: `int4 weight-only, group ${groupSize}, HQQ scale/zero (no calibration)`, dtype: "f32", calibrates: false,
-  apply: (model) => quantize(model, int4WeightOnly({ groupSize, hqq: true })),
+/** HQQ weight-only with `bits` bits (4: the int4 layouts, else uintx) and group `groupSize` (calibration-free). */
+const hqqScheme = (bits: number, groupSize: number): LlamaScheme => ({
+  name: `hqq-int${bits}-${groupSize}`, summary: `${bits === 4 ? "int4" : `uint${bits}`} weight-only, group ${groupSize}, HQQ scale/zero (no calibration)`,
+  dtype: "f32", calibrates: false,
+  apply: (model) => quantize(model, bits === 4 ? int4WeightOnly({ groupSize, hqq: true }) : uintxWeightOnly({ bits, groupSize, hqq: true })),
+});
+
+/** uintx weight-only round-to-nearest (torchao's uintx: integer zero points) with `bits` bits and group `groupSize`. */
+const uintxScheme = (bits: number, groupSize: number): LlamaScheme => ({
+  name: `uint${bits}wo-${groupSize}`, summary: `uint${bits} weight-only, group ${groupSize}, round-to-nearest (torchao's uintx)`, dtype: "f32",
+  calibrates: false, apply: (model) => quantize(model, uintxWeightOnly({ bits, groupSize })),
 });
 
 const dtypeOnly = (name: string, dtype: DType, summary: string): LlamaScheme => ({ name, summary, dtype, calibrates: false, apply: () => null });
@@ -84,10 +92,16 @@ export const LLAMA_SCHEMES: readonly LlamaScheme[] = [
   ...configSchemes,
   gptqScheme(32),
   gptqScheme(64),
-  hqqScheme(32),
-  hqqScheme(64),
+  hqqScheme(4, 32),
+  hqqScheme(4, 64),
   awqScheme(32),
   awqScheme(64),
+  uintxScheme(3, 32),
+  hqqScheme(3, 32),
+  uintxScheme(3, 64),
+  hqqScheme(3, 64),
+  uintxScheme(2, 32), // 2 bits at group 64 is worse than a uniform guess on stories260K (ppl > 512, its vocabulary)
+  hqqScheme(2, 32),
   {
     name: "smoothquant", summary: "SmoothQuant W8A8 (alpha 0.5), calibrated", dtype: "f32", calibrates: true,
     apply(model, calibration) {

@@ -99,6 +99,13 @@ export const symbols = {
   tao_nf4_unpack: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "u64", "u64", "ptr", "ptr"], result: "i32" },
   tao_dequantize_nf4: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "u64", "u64", "ptr", "i32"], result: "i32" },
   tao_linear_nf4: { args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64"], result: "i32" },
+  tao_uintx_pack: { args: ["ptr", "ptr", "u64", "u64", "i32", "ptr"], result: "i32" },
+  tao_uintx_unpack: { args: ["ptr", "ptr", "u64", "u64", "i32", "ptr"], result: "i32" },
+  tao_dequantize_uintx: { args: ["ptr", "ptr", "ptr", "ptr", "u64", "u64", "i32", "i32", "i32", "ptr", "i32"], result: "i32" },
+  tao_linear_uintx: {
+    args: ["ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "i32", "u64", "u64", "u64", "i32", "i32", "i32"],
+    result: "i32",
+  },
   tao_gptq_hessian: { args: ["ptr", "ptr", "i32", "u64", "u64", "ptr", "f64", "f64"], result: "i32" },
   tao_gptq_factor: { args: ["ptr", "ptr", "u64", "f64", "i32", "ptr", "ptr", "ptr"], result: "i32" },
   tao_gptq_args_size: { args: ["ptr"], result: "i32" },
