@@ -1,8 +1,10 @@
 /**
- * Dense linear y = x · wᵀ (tao_linear: cuBLASLt on CUDA, the blocked AVX-512/AVX2 kernel on the CPU)
- * on Llama-3-8B shapes (N, K) and a range of M, as µs, TFLOP/s, fraction of the chip's bf16 peak,
- * and, on a GPU with PyTorch, the ratio to PyTorch's F.linear (bench/peers/linear.py) in the same
- * run. Run: `bun bench/linear.ts [--device cuda:0] [--dtype bf16] [--m 1,16,128,1024,4096]`.
+ * Dense linear y = x · wᵀ (tao_linear: on CUDA a warp-per-column GEMV at m = 1 and cuBLASLt above,
+ * the blocked AVX-512/AVX2 kernel on the CPU) on Llama-3-8B shapes (N, K) and a range of M, as µs,
+ * TFLOP/s, fraction of the chip's bf16 peak, at m = 1 the fraction of the weight-bytes bound
+ * (n·k·2 / 3.0 TB/s), and, on a GPU with PyTorch, the ratio to PyTorch's F.linear (cuBLAS;
+ * bench/peers/linear.py) in the same run.
+ * Run: `bun bench/linear.ts [--device cuda:0] [--dtype bf16] [--m 1,16,128,1024,4096]`.
  */
 import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
@@ -42,6 +44,7 @@ for (const [m, n, k] of shapes) {
   const tflops = (2 * m * n * k) / (t.us * 1e6);
   const row: Row = { m, n, k, us: t.us, "TFLOP/s": tflops };
   if (onGpu) row["of peak"] = tflops / PEAK_TFLOPS;
+  if (onGpu && m === 1) row["of bound"] = (n * k * 2) / 3.0e12 / (t.us * 1e-6);
   if (peer) row["torch us"] = peer.get(`${m},${n},${k}`) ?? NaN, row["torch / tao"] = (peer.get(`${m},${n},${k}`) ?? NaN) / t.us;
   rows.push(row);
 }

@@ -1,8 +1,8 @@
 /**
  * Weight-only linear on the Llama-3-8B shapes for every M of issue 3: int4 (tensor-core-tiled,
- * g128 by default) and int8 (per channel), beside our bf16 linear (cuBLASLt) and, on a GPU, the
- * PyTorch peers of the same run (bench/peers/weight_only.py: tinygemm, torchao's int8 eager
- * formula, F.linear). "of bound" is the fraction of (weight + scale bytes) / 3.0 TB/s, the memory
+ * g128 by default) and int8 (per channel), beside our bf16 linear (the GEMV at m = 1, cuBLASLt above)
+ * and, on a GPU, the PyTorch peers of the same run (bench/peers/weight_only.py: tinygemm, torchao's
+ * int8 eager formula, F.linear = cuBLAS bf16: the "× cuBLAS" column). "of bound" is the fraction of (weight + scale bytes) / 3.0 TB/s, the memory
  * bound at M = 1 (meaningful at small M only).
  * Run: `bun bench/linear_weight_only.ts [--device cuda:0] [--group 128] [--m 1,16]`.
  */
@@ -47,7 +47,7 @@ for (const [n, k] of nk) {
     const p = peers?.get(`${m},${n},${k}`);
     for (const [scheme, t, bytes, peer] of [["int4", t4, bytes4, p?.tinygemm_us], ["int8", t8, bytes8, p?.int8_us]] as const) {
       const row: Row = { scheme, m, n, k, us: t.us, "of bound": bytes / BOUND_BYTES_PER_S / (t.us * 1e-6), "bf16 us": dense.us, "× bf16": dense.us / t.us };
-      if (p) Object.assign(row, { "torch us": peer!, "× torch": peer! / t.us, "torch bf16 us": p.bf16_us });
+      if (p) Object.assign(row, { "torch us": peer!, "× torch": peer! / t.us, "torch bf16 us": p.bf16_us, "× cuBLAS": p.bf16_us / t.us });
       rows.push(row);
     }
   }

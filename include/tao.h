@@ -183,7 +183,8 @@ TAO_API tao_status tao_strided_copy(tao_ctx* ctx, const void* src, void* dst, in
  * row-major; products accumulate in f32 and y is rounded once to the dtype (bias added in f32
  * before that rounding). bias may be NULL. M, N, K >= 1.
  * CPU: blocked, multithreaded, AVX-512 / AVX2 chosen at run time. CUDA: cuBLASLt (TAO_ERR_UNAVAILABLE
- * names it when it cannot be loaded); f32 runs in full f32 (no TF32). */
+ * names it when it cannot be loaded); f32 runs in full f32 (no TF32); M = 1 in bf16/f16 with K % 8 == 0
+ * and 16-byte-aligned x and w runs a warp-per-column GEMV of tao's own (deterministic). */
 TAO_API tao_status tao_linear(tao_ctx* ctx, const void* x, const void* w, const void* bias, void* y,
                               int32_t dtype, int64_t m, int64_t n, int64_t k);
 

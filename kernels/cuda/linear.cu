@@ -1,6 +1,6 @@
-// CUDA tao_linear through cuBLASLt. Row-major y[m, n] = x[m, k] · w[n, k]ᵀ is, read column-major,
-// yᵀ[n, m] = (w viewed as k × n)ᵀ · (x viewed as k × m): A = w with transpose, B = x without,
-// lda = ldb = k, ldc = n. Compute type f32 (no TF32 for f32 data). With a bias, the product goes to
+// CUDA tao_linear through cuBLASLt (a few rows of bf16/f16 x go to gemv.cu instead). Row-major
+// y[m, n] = x[m, k] · w[n, k]ᵀ is, read column-major, yᵀ[n, m] = (w viewed as k × n)ᵀ · (x viewed as
+// k × m): A = w with transpose, B = x without, lda = ldb = k, ldc = n. Compute type f32 (no TF32 for f32 data). With a bias, the product goes to
 // an f32 scratch buffer and a small kernel adds the bias and rounds once: cuBLASLt's BIAS epilogue
 // and beta = 1 with C = bias both round the product to bf16 first for some algorithms (seen on an
 // H100: errors of ~2^-8·|x·w| at n = 40, k = 640).
@@ -11,6 +11,7 @@
 #include "../common/status.h"
 #include "launch.cuh"
 #include "cublaslt_api.h"
+#include "gemv.h"
 #include "mathlibs.h"
 
 #ifdef TAO_HAVE_CUBLASLT
@@ -94,6 +95,7 @@ __global__ void add_bias_kernel(const float* __restrict__ acc, const void* bias_
 
 tao_status linear(tao_ctx* ctx, const LinearCall& c) {
   const char* op = "tao_linear";
+  if (gemv_usable(c)) return gemv(ctx, c);  // a few rows: bound by reading w once (bench/NOTES.md)
   TAO_TRY(use_device(ctx, op));
   if (!c.bias) return matmul(ctx, c, c.y, data_type(c.dtype), op);
   float* acc = nullptr;
@@ -113,7 +115,7 @@ tao_status linear(tao_ctx* ctx, const LinearCall& c) {
 #else
 
 tao_status linear(tao_ctx* ctx, const LinearCall& c) {
-  (void)ctx, (void)c;
+  if (gemv_usable(c)) return gemv(ctx, c);
   return fail(TAO_ERR_UNAVAILABLE, "tao_linear", "cuBLASLt: this libtao was built without the cuBLASLt headers");
 }
 
