@@ -215,6 +215,7 @@ describe("quantized linear dispatch table", () => {
     { name: "semi_sparse: int8 quantizeRowsInt8 + decompressed linearInt8Int8", priority: QuantizedLinearPriority.KERNEL },
     { name: "nf4: linearNf4 (weight decoded on the fly)", priority: QuantizedLinearPriority.KERNEL },
     { name: "float_cast: cast x to the weight's dtype, dense linear, cast back", priority: QuantizedLinearPriority.KERNEL },
+    { name: "uintx: linearUintx (weight decoded on the fly)", priority: QuantizedLinearPriority.KERNEL },
   ];
   const FALLBACKS = [
     { name: "tensor_core_tiled: tinygemm dequantize (bf16) + dense linear", priority: QuantizedLinearPriority.FALLBACK },
@@ -224,6 +225,7 @@ describe("quantized linear dispatch table", () => {
     { name: "float8: dequantizeAffine + dense linear", priority: QuantizedLinearPriority.FALLBACK },
     { name: "semi_sparse: decompress + dense linear", priority: QuantizedLinearPriority.FALLBACK },
     { name: "nf4: dequantize + dense linear", priority: QuantizedLinearPriority.FALLBACK },
+    { name: "uintx: dequantize + dense linear", priority: QuantizedLinearPriority.FALLBACK },
   ];
 
   test("lists the fused kernels, then one fallback per layout", () => {
