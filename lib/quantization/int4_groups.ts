@@ -116,9 +116,14 @@ export function int4Weight(g: Int4Groups, opts: Int4StoreOptions, record: Config
   };
   const tiled = (opts.layout ?? "tensor_core_tiled") === "tensor_core_tiled" ? new TensorCoreTiledLayout(opts.innerKTiles ?? 8) : null;
   const layout = tiled !== null && tiled.unsupported(params) === null ? tiled : new PlainLayout();
+  return AffineQuantizedTensor.fromPlain(groupTensors(g, opts.device), params, layout, record);
+}
+
+/** The plain tensors of `g` on `device`: uint8 values [N, K], bf16 scale and zero [N, K / groupSize]. */
+export function groupTensors(g: Int4Groups, device: string): { data: Tensor; scale: Tensor; zeroPoint: Tensor } {
   const grid = [g.n, g.k / g.groupSize];
   const onDevice = (t: Tensor) => {
-    const moved = t.to(opts.device);
+    const moved = t.to(device);
     if (moved !== t) t.dispose();
     return moved;
   };
@@ -126,6 +131,5 @@ export function int4Weight(g: Int4Groups, opts: Int4StoreOptions, record: Config
     using t = fromArray(a, { shape: grid });
     return onDevice(t.cast("bf16"));
   };
-  const data = onDevice(fromArray(g.q, { shape: [g.n, g.k] }));
-  return AffineQuantizedTensor.fromPlain({ data, scale: bf16(g.scale), zeroPoint: bf16(g.zero) }, params, layout, record);
+  return { data: onDevice(fromArray(g.q, { shape: [g.n, g.k] })), scale: bf16(g.scale), zeroPoint: bf16(g.zero) };
 }

@@ -4,16 +4,14 @@
  * uintx layout (lib/dtypes/uintx_layout.ts), whose dispatch entry runs linearUintx.
  */
 import { invalid } from "../errors.ts";
-import { fromArray } from "../creation.ts";
 import { finfo, type DType } from "../dtypes.ts";
-import type { Tensor } from "../tensor.ts";
 import { AffineQuantizedTensor, type ConfigRecord, type QuantParams } from "../dtypes/affine_quantized_tensor.ts";
 import { UintxLayout } from "../dtypes/uintx_layout.ts";
 import { UINTX_BITS, UINTX_GROUP_SIZES } from "../ops/linear_uintx.ts";
 import type { QuantConfig } from "./quant_api.ts";
 import { MappingType, perGroup, ZeroPointDomain } from "./primitives.ts";
 import { hqqGroups } from "./hqq.ts";
-import type { Int4Groups } from "./int4_groups.ts";
+import { groupTensors, type Int4Groups } from "./int4_groups.ts";
 
 /** Options of uintxWeightOnly (torchao's UIntXWeightOnlyConfig arguments). */
 export interface UintxWeightOnlyOptions {
@@ -37,17 +35,7 @@ function uintxParams(n: number, k: number, dtype: DType, bits: number, groupSize
  * form of lib/quantization/int4_groups.ts with mid 2^(bits−1)) as a uintx weight on `device`.
  */
 export function uintxWeight(g: Int4Groups, bits: number, opts: { dtype: DType; device: string }, record: ConfigRecord): AffineQuantizedTensor {
-  const grid = [g.n, g.k / g.groupSize];
-  const onDevice = (t: Tensor) => {
-    const moved = t.to(opts.device);
-    if (moved !== t) t.dispose();
-    return moved;
-  };
-  const bf16 = (a: Float32Array) => {
-    using t = fromArray(a, { shape: grid });
-    return onDevice(t.cast("bf16"));
-  };
-  const plain = { data: onDevice(fromArray(g.q, { shape: [g.n, g.k] })), scale: bf16(g.scale), zeroPoint: bf16(g.zero) };
+  const plain = groupTensors(g, opts.device);
   const params = uintxParams(g.n, g.k, opts.dtype, bits, g.groupSize, ZeroPointDomain.FLOAT);
   return AffineQuantizedTensor.fromPlain(plain, params, new UintxLayout(), record);
 }
