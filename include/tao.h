@@ -592,9 +592,10 @@ TAO_API tao_status tao_linear_nf4(tao_ctx* ctx, const void* x, const uint8_t* pa
 /* GPTQ (Frantar et al. 2022) of a weight w [n, k] from the inputs x of its layer, in three ops:
  * tao_gptq_hessian accumulates H = 2·XᵀX / rows over the calibration batches; tao_gptq_factor gives the
  * column order and the upper Cholesky factor U of the damped inverse Hessian; tao_gptq_quantize sweeps
- * the columns in that order, a block at a time, rounding each to uint4 and feeding its error forward
- * through U. All f32 except the factorization (f64). The output is tinygemm's int4 (FLOAT zero point):
- * w ≈ (q − 8)·s + z, q in 0..15, s and z per group of group_size along k, bf16-representable. */
+ * the columns in that order, a block at a time, rounding each to `bits`-bit values and feeding its error
+ * forward through U. All f32 except the factorization (f64). The output has the FLOAT zero point of
+ * tinygemm's int4 and of uintx's TAO_ZERO_POINT_FLOAT: w ≈ (q − mid)·s + z, q in 0 .. max = 2^bits − 1,
+ * mid = 2^(bits−1) (8 at 4 bits), s and z per group of group_size along k, bf16-representable. */
 
 /* h [k, k] f32 = beta·h + alpha·xᵀx for x [rows, k] of `dtype` (TAO_F32, TAO_F16 or TAO_BF16): for each
  * (i, j) the products x[t, i]·x[t, j] are summed by fused multiply-adds in row order t from 0, then
@@ -633,7 +634,8 @@ typedef struct tao_gptq_args {
   int64_t group_size;     /* divides k */
   int64_t block_size;     /* a multiple of group_size, at most 256 */
   int64_t static_groups;  /* 1: every group's s, z from w before any update; 0: when its first column comes up */
-  uint8_t* q;             /* [n, k] out: uint4 values 0..15, natural column order */
+  int64_t bits;           /* 1..8: values 0 .. 2^bits − 1 (4: tinygemm's uint4) */
+  uint8_t* q;             /* [n, k] out: values 0 .. 2^bits − 1, natural column order */
   float* scale;           /* [n, k / group_size] out */
   float* zero;            /* [n, k / group_size] out */
 } tao_gptq_args;
@@ -641,9 +643,9 @@ typedef struct tao_gptq_args {
 TAO_API tao_status tao_gptq_args_size(int64_t* out);
 /* The GPTQ sweep, row by row independent, all f32: W' = w with dead columns zeroed, columns in perm
  * order. For each block of block_size columns, for each column i of it in order: (non-static groups, at
- * a group's first column: s = bf16(max((mx − mn) / 15, 1e-6)), z = bf16(mn + 8·s) over the group's
- * current values); x = W'[r, i]; q = clamp(round_half_up((x − z) / s + 8), 0, 15); e = (x − ((q − 8)·s +
- * z)) / U[i, i]; W'[r, j] = fma(−e, U[i, j], W'[r, j]) for the later columns j of the block. After the
+ * a group's first column: s = bf16(max((mx − mn) / max, 1e-6)), z = bf16(mn + mid·s) over the group's
+ * current values); x = W'[r, i]; q = clamp(round_half_up((x − z) / s + mid), 0, max); e = (x − ((q −
+ * mid)·s + z)) / U[i, i]; W'[r, j] = fma(−e, U[i, j], W'[r, j]) for the later columns j of the block. After the
  * block, W'[r, j] −= Σ_i e_i·U[i, j] for every later column j (the sum by fused multiply-adds over the
  * block's columns in order, then one subtraction: a GEMM on CUDA). Both backends give the same bits. */
 TAO_API tao_status tao_gptq_quantize(tao_ctx* ctx, const tao_gptq_args* args);

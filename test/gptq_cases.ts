@@ -1,7 +1,8 @@
 // Shared by the GPTQ tests: correlated calibration inputs, their Hessian, the output error of a
-// quantized weight, an independent float64 reference (Optimal Brain Quantization, column by column,
-// no Cholesky, no blocks) that also records the value each rounding saw, and the "same codes except
-// at rounding ties" comparison of an f32 result with it.
+// quantized weight, the dequantized weight of `bits`-bit groups, an independent float64 reference
+// (Optimal Brain Quantization, column by column, no Cholesky, no blocks, any bit width) that also
+// records the value each rounding saw, and the "same codes except at rounding ties" comparison of an
+// f32 result with it.
 import { expect } from "bun:test";
 import { roundBf16, type Int4Groups } from "../lib/index.ts";
 import { rng } from "./helpers.ts";
@@ -43,7 +44,16 @@ export function outputMse(x: Float64Array, w: ArrayLike<number>, what: Float64Ar
   return sum / (rows * n);
 }
 
-/** An OBQ result with what each rounding saw: v = (x − z)/s + 8 per element, s and z before bf16 rounding per group. */
+/** The dequantized weight of `bits`-bit groups, (q − 2^(bits−1))·s + z, [n, k] row-major in float64. */
+export function dequantizeBits(g: Int4Groups, bits: number): Float64Array {
+  const mid = 2 ** (bits - 1), perRow = g.k / g.groupSize;
+  return Float64Array.from({ length: g.n * g.k }, (_, i) => {
+    const p = Math.floor(i / g.k) * perRow + Math.floor((i % g.k) / g.groupSize);
+    return (g.q[i]! - mid) * g.scale[p]! + g.zero[p]!;
+  });
+}
+
+/** An OBQ result with what each rounding saw: v = (x − z)/s + mid per element, s and z before bf16 rounding per group. */
 export interface ObqResult extends Int4Groups {
   v: Float64Array;
   rawScale: Float64Array;
@@ -53,13 +63,16 @@ export interface ObqResult extends Int4Groups {
 /**
  * Independent reference: OBQ's column-by-column form. Columns in `order` (default natural); quantize
  * column i, spread its error (w − q)/Hinv_ii · Hinv_i,: over the later columns, then remove i from Hinv
- * by Gaussian elimination. Group parameters (rtnParams' formulas) from the updated weight when a
- * group's first column comes up, or with `staticGroups` from the original weight.
+ * by Gaussian elimination. `bits`-bit values (default 4) 0 .. max = 2^bits − 1 around mid = 2^(bits−1);
+ * group parameters s = bf16(max((max − min) / max, 1e-6)), z = bf16(min + mid·s) (rtnParams' formulas
+ * at 4 bits) from the updated weight when a group's first column comes up, or with `staticGroups` from
+ * the original weight.
  */
 export function obqReference(
   w: ArrayLike<number>, n: number, k: number, h: ArrayLike<number>, groupSize: number, percdamp: number,
-  opts: { order?: number[]; staticGroups?: boolean } = {},
+  opts: { order?: number[]; staticGroups?: boolean; bits?: number } = {},
 ): ObqResult {
+  const bits = opts.bits ?? 4, mid = 2 ** (bits - 1), max = 2 ** bits - 1;
   const order = opts.order ?? Array.from({ length: k }, (_, i) => i), staticGroups = opts.staticGroups ?? false;
   const hd = Float64Array.from({ length: k * k }, (_, e) => h[order[Math.floor(e / k)]! * k + order[e % k]!]!);
   const mean = Array.from({ length: k }, (_, i) => hd[i * k + i]!).reduce((a, b) => a + b) / k;
@@ -83,9 +96,9 @@ export function obqReference(
   const setParams = (p: number, values: ArrayLike<number>, from: number) => {
     let mn = Infinity, mx = -Infinity;
     for (let i = from; i < from + groupSize; i++) ((mn = Math.min(mn, values[i]!)), (mx = Math.max(mx, values[i]!)));
-    out.rawScale[p] = Math.max((mx - mn) / 15, 1e-6);
+    out.rawScale[p] = Math.max((mx - mn) / max, 1e-6);
     out.scale[p] = roundBf16(out.rawScale[p]!);
-    out.rawZero[p] = mn + 8 * out.scale[p]!;
+    out.rawZero[p] = mn + mid * out.scale[p]!;
     out.zero[p] = roundBf16(out.rawZero[p]!);
   };
   if (staticGroups) for (let r = 0; r < n; r++) for (let g = 0; g < perRow; g++) setParams(r * perRow + g, w, r * k + g * groupSize);
@@ -95,10 +108,10 @@ export function obqReference(
       const p = r * perRow + Math.floor(col / groupSize);
       if (!staticGroups && i % groupSize === 0) setParams(p, wd, r * k + i);
       const s = out.scale[p]!, z = out.zero[p]!, x = wd[r * k + i]!;
-      const v = (x - z) / s + 8, q = Math.min(15, Math.max(0, Math.round(v)));
+      const v = (x - z) / s + mid, q = Math.min(max, Math.max(0, Math.round(v)));
       out.v[r * k + col] = v;
       out.q[r * k + col] = q;
-      const e = (x - ((q - 8) * s + z)) / inv[i * k + i]!;
+      const e = (x - ((q - mid) * s + z)) / inv[i * k + i]!;
       for (let j = i + 1; j < k; j++) wd[r * k + j]! -= e * inv[i * k + j]!;
     }
     const d = inv[i * k + i]!, row = inv.slice(i * k, i * k + k);

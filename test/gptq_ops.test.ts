@@ -1,15 +1,15 @@
 // The GPTQ ops (lib/ops/gptq.ts, tao_gptq_*), each against a float64 reference computed independently:
 // the Hessian against 2·XᵀX / rows, the factor against the host's upperCholeskyOfInverse (and the
 // act-order permutation against a stable sort), the whole native solve against column-by-column OBQ —
-// the same integer codes except where a rounding was a tie (gptq_cases.ts) — on awkward sizes (k not a
-// multiple of the 64-column panels or of 128, n = 1, odd n). On CUDA: the Hessian and the sweep bit for
+// the same integer codes except where a rounding was a tie (gptq_cases.ts) — at 2, 3, 4 and 8 bits, on
+// awkward sizes (k not a multiple of the 64-column panels or of 128, n = 1, odd n). On CUDA: the Hessian and the sweep bit for
 // bit equal to the CPU's, the factor equal to f64 rounding. Bad arguments.
 import { describe, expect, test } from "bun:test";
-import { dequantizeGroups, fromArray, gptqWeight, TaoError, type Int4Groups, type Tensor, upperCholeskyOfInverse } from "../lib/index.ts";
+import { fromArray, gptqWeight, TaoError, type Int4Groups, type Tensor, upperCholeskyOfInverse } from "../lib/index.ts";
 import { GPTQ_ARGS_WORDS, gptqFactor, gptqHessian, gptqQuantize, type GptqCodes, type GptqFactor } from "../lib/ops/gptq.ts";
 import { gptqSolve } from "../lib/quantization/gptq/solve.ts";
 import { native } from "../lib/native/index.ts";
-import { correlatedInputs, expectSameExceptTies, hessianOf, obqReference, outputMse } from "./gptq_cases.ts";
+import { correlatedInputs, dequantizeBits, expectSameExceptTies, hessianOf, obqReference, outputMse } from "./gptq_cases.ts";
 import { bits, hasCuda, noCudaReason, rng } from "./helpers.ts";
 
 if (!hasCuda) console.log(`gptq_ops.test.ts: cuda:0 cases skipped: ${noCudaReason}`);
@@ -153,48 +153,52 @@ describe("gptqFactor", () => {
 });
 
 describe("gptqQuantize (the native solve)", () => {
-  // [n, k, groupSize, blockSize, actOrder, staticGroups]: blocks larger and smaller than the groups,
-  // a last block shorter than the others (k = 320 with blocks of 128), n = 1 and odd n.
+  // [n, k, groupSize, blockSize, actOrder, staticGroups, bits]: blocks larger and smaller than the
+  // groups, a last block shorter than the others (k = 320 with blocks of 128), n = 1 and odd n; 4 bits
+  // (int4), 2 and 3 (uintx), 8 (the widest codes).
   const cases = [
-    [16, 64, 16, 32, false, false], [7, 320, 32, 128, false, false], [1, 128, 64, 64, false, false],
-    [9, 256, 32, 256, true, true], [12, 192, 64, 128, false, true],
+    [16, 64, 16, 32, false, false, 4], [7, 320, 32, 128, false, false, 4], [1, 128, 64, 64, false, false, 4],
+    [9, 256, 32, 256, true, true, 4], [12, 192, 64, 128, false, true, 4],
+    [16, 64, 16, 32, false, false, 3], [7, 320, 32, 128, false, false, 3], [9, 256, 32, 256, true, true, 3],
+    [12, 192, 64, 128, false, false, 2], [5, 128, 32, 64, true, true, 2], [10, 160, 32, 64, false, false, 8],
   ] as const;
 
-  test.each(cases)("n %i, k %i, g %i, block %i, actOrder %p, static %p: codes of the float64 OBQ reference except at ties", (n, k, groupSize, blockSize, actOrder, staticGroups) => {
+  test.each(cases)("n %i, k %i, g %i, block %i, actOrder %p, static %p, %i bits: codes of the float64 OBQ reference except at ties", (n, k, groupSize, blockSize, actOrder, staticGroups, bits) => {
     const x = correlatedInputs(2 * k, k, n + k), hd = Float64Array.from(Float32Array.from(hessianOf(x, k)));
     const wv = weightValues(n, k, k + 3);
     using w = fromArray(wv, { shape: [n, k] });
     using h = hessianTensor(hd, k);
-    const got = gptqSolve(w, h, { groupSize, blockSize, actOrder, staticGroups });
+    const got = gptqSolve(w, h, { groupSize, blockSize, actOrder, staticGroups, bits });
+    expect(Math.max(...got.q)).toBeLessThanOrEqual(2 ** bits - 1);
     const order = hostOrder(hd, k, actOrder);
-    const ref = obqReference(wv, n, k, hd, groupSize, 0.01, { order, staticGroups: actOrder || staticGroups });
+    const ref = obqReference(wv, n, k, hd, groupSize, 0.01, { order, staticGroups: actOrder || staticGroups, bits });
     const differing = expectSameExceptTies(got, ref, order, actOrder || staticGroups);
-    const mse = (g: Int4Groups) => outputMse(x, wv, dequantizeGroups(g), n, k);
-    console.log(`n ${n} k ${k} g ${groupSize}: rows differing at a tie ${differing}/${n}; output MSE native ${mse(got).toExponential(3)}, f64 ${mse(ref).toExponential(3)}`);
+    const mse = (g: Int4Groups) => outputMse(x, wv, dequantizeBits(g, bits), n, k);
+    console.log(`n ${n} k ${k} g ${groupSize} ${bits} bits: rows differing at a tie ${differing}/${n}; output MSE native ${mse(got).toExponential(3)}, f64 ${mse(ref).toExponential(3)}`);
     expect(differing).toBeLessThanOrEqual(Math.ceil(n / 4));
     expect(Math.abs(mse(got) - mse(ref))).toBeLessThan(0.02 * mse(ref));
   });
 
-  test("a dead input (H_jj = 0) and a bf16 weight: the host gptqWeight's codes except at ties; the dead column quantizes 0", () => {
-    const n = 6, k = 96, dead = 41, x = correlatedInputs(200, k, 8);
+  test.each([4, 3, 2])("a dead input (H_jj = 0) and a bf16 weight, %i bits: the host gptqWeight's codes; the dead column quantizes 0", (bits) => {
+    const n = 6, k = 96, dead = 41, x = correlatedInputs(200, k, 8), mid = 2 ** (bits - 1), max = 2 ** bits - 1;
     for (let t = 0; t < 200; t++) x[t * k + dead] = 0;
     const hd = Float64Array.from(Float32Array.from(hessianOf(x, k)));
     using w32 = fromArray(weightValues(n, k, 12), { shape: [n, k] });
     using w = w32.cast("bf16");
     const wv = w.toArray();
     using h = hessianTensor(hd, k);
-    const got = gptqSolve(w, h, { groupSize: 32 });
-    const host = gptqWeight(Float64Array.from(wv), n, k, hd, { groupSize: 32 });
+    const got = gptqSolve(w, h, { groupSize: 32, bits });
+    const host = gptqWeight(Float64Array.from(wv), n, k, hd, { groupSize: 32, bits });
     expect(Array.from(got.q)).toEqual(Array.from(host.q)); // no ties on this case (measured)
     expect(Array.from(got.scale)).toEqual(Array.from(host.scale));
     for (let r = 0; r < n; r++) {
       const p = r * 3 + 1;
-      expect(got.q[r * k + dead]).toBe(Math.min(15, Math.max(0, Math.round((0 - got.zero[p]!) / got.scale[p]! + 8))));
+      expect(got.q[r * k + dead]).toBe(Math.min(max, Math.max(0, Math.round((0 - got.zero[p]!) / got.scale[p]! + mid))));
     }
   });
 
-  test.skipIf(!hasCuda)(cudaTest("cuda:0 gives the CPU's bits (same factor; all cases, a dead input, bf16 and f16 weights)"), () => {
-    for (const [n, k, groupSize, blockSize, actOrder, staticGroups] of cases) {
+  test.skipIf(!hasCuda)(cudaTest("cuda:0 gives the CPU's bits (same factor; all cases at 2, 3, 4 and 8 bits, a dead input, bf16 and f16 weights)"), () => {
+    for (const [n, k, groupSize, blockSize, actOrder, staticGroups, bits] of cases) {
       const x = correlatedInputs(2 * k, k, n + k);
       for (let t = 0; t < 2 * k; t++) x[t * k + 5] = 0;
       using hc = hessianTensor(hessianOf(x, k), k);
@@ -206,7 +210,7 @@ describe("gptqQuantize (the native solve)", () => {
           using w32 = fromArray(weightValues(n, k, k), { shape: [n, k] });
           using wc = w32.cast(dtype);
           using wg = wc.to("cuda:0");
-          const opts = { groupSize, blockSize, staticGroups: actOrder || staticGroups };
+          const opts = { groupSize, blockSize, bits, staticGroups: actOrder || staticGroups };
           const cc = gptqQuantize(wc, hc, fc, opts), cg = gptqQuantize(wg, hg, fg, opts);
           try {
             for (const key of ["q", "scale", "zero"] as const) expect(bits(cg[key])).toEqual(bits(cc[key]));
@@ -231,6 +235,8 @@ describe("gptqQuantize (the native solve)", () => {
       expect(() => gptqQuantize(w, h, f, { groupSize: 32, blockSize: 512, staticGroups: true })).toThrow(TaoError); // > 256
       expect(() => gptqQuantize(w, h, f, { groupSize: 32, blockSize: 48, staticGroups: true })).toThrow(TaoError); // not a multiple
       expect(() => gptqQuantize(w, h, f, { groupSize: 32 })).toThrow(/needs static_groups/); // a column order
+      for (const bits of [0, 9]) expect(() => gptqQuantize(w, h, f, { groupSize: 32, staticGroups: true, bits })).toThrow(/bits=\d must be 1\.\.8/);
+      expect(() => gptqQuantize(w, h, f, { groupSize: 32, staticGroups: true, bits: 2.5 })).toThrow(TaoError);
       using w2 = fromArray(new Float32Array(4 * 32), { shape: [4, 32] });
       expect(() => gptqQuantize(w2, h, f, { groupSize: 32, staticGroups: true })).toThrow(TaoError); // K mismatch
       using bad = fromArray(new Int32Array(64).fill(3), { shape: [64] });

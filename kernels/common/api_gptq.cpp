@@ -60,6 +60,8 @@ tao_status tao_gptq_quantize(tao_ctx* ctx, const tao_gptq_args* a) {
                 (long long)a->block_size, (long long)a->group_size, (long long)kGptqMaxBlock);
   if (a->static_groups != 0 && a->static_groups != 1)
     return fail(TAO_ERR_INVALID_ARGUMENT, op, "static_groups=%lld must be 0 or 1", (long long)a->static_groups);
+  if (a->bits < 1 || a->bits > kGptqMaxBits)
+    return fail(TAO_ERR_INVALID_ARGUMENT, op, "bits=%lld must be 1..%d", (long long)a->bits, kGptqMaxBits);
   if (a->perm && !a->static_groups) return fail(TAO_ERR_INVALID_ARGUMENT, op, "a column order (perm) needs static_groups");
   TAO_TRY(check_buffer(ctx, a->w, op, "w"));
   TAO_TRY(check_buffer(ctx, a->h, op, "h"));
@@ -69,7 +71,7 @@ tao_status tao_gptq_quantize(tao_ctx* ctx, const tao_gptq_args* a) {
   TAO_TRY(check_buffer(ctx, a->scale, op, "scale"));
   TAO_TRY(check_buffer(ctx, a->zero, op, "zero"));
   const GptqSweepCall c{a->w, (int)a->w_dtype, a->h, a->u, a->perm, a->n, a->k, a->group_size, a->block_size,
-                        a->static_groups == 1, a->q, a->scale, a->zero};
+                        a->static_groups == 1, (int)a->bits, a->q, a->scale, a->zero};
   TAO_DISPATCH(ctx, cpu::gptq_quantize(c), cuda::gptq_quantize(ctx, c));
 }
 

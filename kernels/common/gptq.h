@@ -1,7 +1,7 @@
 // GPTQ (tao_gptq_hessian, tao_gptq_factor, tao_gptq_quantize in include/tao.h): the validated calls,
-// the per-element arithmetic both backends share (group parameters, rounding to uint4, the act-order
-// rank), and the backend entry points. The shared functions round every step as written, so given the
-// same inputs the CPU and CUDA sweeps give the same bits.
+// the per-element arithmetic both backends share (group parameters, rounding to `bits`-bit values, the
+// act-order rank), and the backend entry points. The shared functions round every step as written, so
+// given the same inputs the CPU and CUDA sweeps give the same bits.
 #pragma once
 #include <stdint.h>
 
@@ -12,9 +12,15 @@
 
 namespace tao {
 
-constexpr int kGptqMid = 8;               // tinygemm's middle of the uint4 range
-constexpr int kGptqMax = 15;              // largest uint4 value
 constexpr int64_t kGptqMaxBlock = 256;    // largest block_size (the CUDA sweep keeps 8 values per lane)
+constexpr int kGptqMaxBits = 8;           // widest values (u8 codes)
+
+// The levels of `bits`-bit values (1..8): 0 .. max = 2^bits − 1 around mid = 2^(bits−1) (tinygemm's 8
+// at 4 bits), as f32 (exact).
+struct GptqLevels {
+  float mid, max;
+};
+TAO_HD GptqLevels gptq_levels(int bits) { return {(float)(1 << (bits - 1)), (float)((1 << bits) - 1)}; }
 
 // One tao_gptq_hessian call after validation: h = beta·h + alpha·xᵀx.
 struct GptqHessianCall {
@@ -45,6 +51,7 @@ struct GptqSweepCall {
   const int32_t* perm;  // [k] or NULL
   int64_t n, k, group, block;
   bool static_groups;
+  int bits;       // 1..8
   uint8_t* q;     // [n, k]
   float* scale;   // [n, k / group]
   float* zero;    // [n, k / group]
@@ -53,28 +60,29 @@ struct GptqSweepCall {
 // x rounded to the nearest bf16 (ties to even), as an f32.
 TAO_HD float gptq_bf16(float x) { return bf16_to_f32(f32_to_bf16(x)); }
 
-// Round-to-nearest parameters of a group with minimum mn and maximum mx (int4_groups.ts's rtnParams):
-// s = bf16(max((mx − mn) / 15, 1e-6)), z = bf16(mn + 8·s).
-TAO_HD void gptq_group_params(float mn, float mx, float* s, float* z) {
-  const float d = div_rn(sub_rn(mx, mn), (float)kGptqMax);
+// Round-to-nearest parameters of a group with minimum mn and maximum mx (int4_groups.ts's rtnParams at
+// 4 bits): s = bf16(max((mx − mn) / max, 1e-6)), z = bf16(mn + mid·s).
+TAO_HD void gptq_group_params(GptqLevels lv, float mn, float mx, float* s, float* z) {
+  const float d = div_rn(sub_rn(mx, mn), lv.max);
   *s = gptq_bf16(d > 1e-6f ? d : 1e-6f);
-  *z = gptq_bf16(add_rn(mn, mul_rn((float)kGptqMid, *s)));
+  *z = gptq_bf16(add_rn(mn, mul_rn(lv.mid, *s)));
 }
 
-// The uint4 value of x: clamp(round((x − z) / s + 8), 0, 15), halves rounded up (as JavaScript's
+// The value of x: clamp(round((x − z) / s + mid), 0, max), halves rounded up (as JavaScript's
 // Math.round for the values that survive the clamp); NaN gives 0.
-TAO_HD uint8_t gptq_code(float x, float s, float z) {
-  const float v = add_rn(div_rn(sub_rn(x, z), s), (float)kGptqMid);
+TAO_HD uint8_t gptq_code(GptqLevels lv, float x, float s, float z) {
+  const float v = add_rn(div_rn(sub_rn(x, z), s), lv.mid);
 #if defined(__CUDA_ARCH__)
   const float r = roundf(v);
 #else
   const float r = __builtin_roundf(v);
 #endif
-  return r > 0.0f ? (r < (float)kGptqMax ? (uint8_t)r : (uint8_t)kGptqMax) : (uint8_t)0;
+  return r > 0.0f ? (uint8_t)(r < lv.max ? r : lv.max) : (uint8_t)0;
 }
 
-// (q − 8)·s + z (the product is exact: |q − 8| ≤ 8 and s has 8 significant bits).
-TAO_HD float gptq_dequant(uint8_t q, float s, float z) { return add_rn(mul_rn((float)((int)q - kGptqMid), s), z); }
+// (q − mid)·s + z, uintx's FLOAT form fma(q − mid, s, z) (the product is exact: |q − mid| ≤ 128 and s
+// has 8 significant bits).
+TAO_HD float gptq_dequant(GptqLevels lv, uint8_t q, float s, float z) { return add_rn(mul_rn(sub_rn((float)q, lv.mid), s), z); }
 
 // The Hessian diagonal entry j as GPTQ uses it: a dead input (h_jj = 0) counts as 1.
 TAO_HD float gptq_diag(const float* h, int64_t k, int64_t j) {

@@ -31,6 +31,7 @@ inline void min_max(const float* v, int64_t n, float* mn, float* mx) {
 template <int D>
 TAO_CPU_CLONES void sweep_rows(const GptqSweepCall& c, uint64_t r0, uint64_t r1) {
   const int64_t k = c.k, groups = k / c.group;
+  const GptqLevels lv = gptq_levels(c.bits);
   const auto* w = (const typename Dt<D>::T*)c.w;
   std::vector<float> orig((size_t)k), row((size_t)k), acc((size_t)k), err((size_t)c.block);
   for (uint64_t r = r0; r < r1; ++r) {
@@ -43,7 +44,7 @@ TAO_CPU_CLONES void sweep_rows(const GptqSweepCall& c, uint64_t r0, uint64_t r1)
       for (int64_t g = 0; g < groups; ++g) {
         float mn, mx;
         min_max(orig.data() + g * c.group, c.group, &mn, &mx);
-        gptq_group_params(mn, mx, scale + g, zero + g);
+        gptq_group_params(lv, mn, mx, scale + g, zero + g);
       }
     }
     for (int64_t i1 = 0; i1 < k; i1 += c.block) {
@@ -53,12 +54,12 @@ TAO_CPU_CLONES void sweep_rows(const GptqSweepCall& c, uint64_t r0, uint64_t r1)
         if (!c.static_groups && i % c.group == 0) {
           float mn, mx;
           min_max(row.data() + i, c.group, &mn, &mx);
-          gptq_group_params(mn, mx, scale + g, zero + g);
+          gptq_group_params(lv, mn, mx, scale + g, zero + g);
         }
         const float x = row[i];
-        const uint8_t code = gptq_code(x, scale[g], zero[g]);
+        const uint8_t code = gptq_code(lv, x, scale[g], zero[g]);
         q[col] = code;
-        const float e = div_rn(sub_rn(x, gptq_dequant(code, scale[g], zero[g])), c.u[i * k + i]);
+        const float e = div_rn(sub_rn(x, gptq_dequant(lv, code, scale[g], zero[g])), c.u[i * k + i]);
         err[i - i1] = e;
         const float* ui = c.u + i * k;
         for (int64_t j = i + 1; j < i2; ++j) row[j] = fma_f(-e, ui[j], row[j]);

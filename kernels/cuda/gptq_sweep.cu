@@ -46,7 +46,7 @@ __global__ void params_kernel(GptqSweepCall c) {
       mn = j == j0 || v < mn ? v : mn;
       mx = j == j0 || v > mx ? v : mx;
     }
-    gptq_group_params(mn, mx, c.scale + e, c.zero + e);
+    gptq_group_params(gptq_levels(c.bits), mn, mx, c.scale + e, c.zero + e);
   }
 }
 
@@ -58,6 +58,7 @@ __global__ void __launch_bounds__(32 * kWarps) block_kernel(GptqSweepCall c, con
   const int64_t r = (int64_t)blockIdx.x * kWarps + (threadIdx.x >> 5);
   if (r >= c.n) return;
   const int64_t k = c.k, groups = k / c.group;
+  const GptqLevels lv = gptq_levels(c.bits);
   float v[S], ev[S];
   uint8_t qv[S];
 #pragma unroll
@@ -91,16 +92,16 @@ __global__ void __launch_bounds__(32 * kWarps) block_kernel(GptqSweepCall c, con
           mn = fminf(mn, __shfl_xor_sync(kFull, mn, o));
           mx = fmaxf(mx, __shfl_xor_sync(kFull, mx, o));
         }
-        gptq_group_params(mn, mx, &gs, &gz);
+        gptq_group_params(lv, mn, mx, &gs, &gz);
         if (lane == 0) {
           c.scale[g] = gs;
           c.zero[g] = gz;
         }
       }
       const float sc = c.static_groups ? c.scale[g] : gs, zc = c.static_groups ? c.zero[g] : gz;
-      const uint8_t q = gptq_code(x, sc, zc);
+      const uint8_t q = gptq_code(lv, x, sc, zc);
       const float* ui = c.u + col * k + i1;
-      const float e = __fdiv_rn(__fsub_rn(x, gptq_dequant(q, sc, zc)), ui[i]);
+      const float e = __fdiv_rn(__fsub_rn(x, gptq_dequant(lv, q, sc, zc)), ui[i]);
       if (lane == l) {
         qv[s] = q;
         ev[s] = e;

@@ -38,10 +38,10 @@ export interface LlamaScheme {
   apply(model: Llama, calibration: readonly number[][]): QuantizeReport | null;
 }
 
-/** GPTQ int4 weight-only with group `groupSize`, calibrated on the given sequences (layer by layer). */
-const gptqScheme = (groupSize: number): LlamaScheme => ({
-  name: `gptq-int4-${groupSize}`, summary: `GPTQ int4 weight-only, group ${groupSize} (percdamp 0.01), calibrated`, dtype: "f32", calibrates: true,
-  apply: (model, calibration) => gptq(model, { groupSize, calibration }),
+/** GPTQ weight-only with `bits` bits (4: the int4 layouts, else uintx) and group `groupSize`, calibrated on the given sequences (layer by layer). */
+const gptqScheme = (bits: number, groupSize: number): LlamaScheme => ({
+  name: `gptq-int${bits}-${groupSize}`, summary: `GPTQ ${bits === 4 ? "int4" : `uint${bits}`} weight-only, group ${groupSize} (percdamp 0.01), calibrated`,
+  dtype: "f32", calibrates: true, apply: (model, calibration) => gptq(model, { bits, groupSize, calibration }),
 });
 
 /** AWQ scales (folded into the norms) then int4 weight-only RTN with group `groupSize`, calibrated. */
@@ -90,18 +90,21 @@ export const LLAMA_SCHEMES: readonly LlamaScheme[] = [
   dtypeOnly("f32", "f32", "float32 weights and activations (the reference)"),
   dtypeOnly("bf16", "bf16", "bfloat16 weights and activations"),
   ...configSchemes,
-  gptqScheme(32),
-  gptqScheme(64),
+  gptqScheme(4, 32),
+  gptqScheme(4, 64),
   hqqScheme(4, 32),
   hqqScheme(4, 64),
   awqScheme(32),
   awqScheme(64),
   uintxScheme(3, 32),
   hqqScheme(3, 32),
+  gptqScheme(3, 32),
   uintxScheme(3, 64),
   hqqScheme(3, 64),
+  gptqScheme(3, 64),
   uintxScheme(2, 32), // 2 bits at group 64 is worse than a uniform guess on stories260K (ppl > 512, its vocabulary)
   hqqScheme(2, 32),
+  gptqScheme(2, 32),
   {
     name: "smoothquant", summary: "SmoothQuant W8A8 (alpha 0.5), calibrated", dtype: "f32", calibrates: true,
     apply(model, calibration) {

@@ -1,7 +1,7 @@
 /**
  * GPTQ ops (include/tao.h, tao_gptq_*): accumulate a layer's Hessian from its inputs, factor it (the
- * column order and the upper Cholesky factor of the damped inverse), and sweep a weight into int4
- * groups with error feedback. lib/quantization/gptq.ts runs them per Linear.
+ * column order and the upper Cholesky factor of the damped inverse), and sweep a weight into groups of
+ * 1- to 8-bit values with error feedback. lib/quantization/gptq.ts runs them per Linear.
  */
 import { addressOf, native } from "../native/index.ts";
 import { check, invalid } from "../errors.ts";
@@ -10,9 +10,9 @@ import { empty, produce, type Tensor } from "../tensor.ts";
 import { FLOAT_DTYPES, liveOnOneDevice, requireDtype, requireShape } from "./op_args.ts";
 
 /** Words of tao_gptq_args (include/tao.h), in header order; test/gptq_ops.test.ts checks the size. */
-export const GPTQ_ARGS_WORDS = 13;
+export const GPTQ_ARGS_WORDS = 14;
 const W = {
-  w: 0, wDtype: 1, h: 2, u: 3, perm: 4, n: 5, k: 6, groupSize: 7, blockSize: 8, staticGroups: 9, q: 10, scale: 11, zero: 12,
+  w: 0, wDtype: 1, h: 2, u: 3, perm: 4, n: 5, k: 6, groupSize: 7, blockSize: 8, staticGroups: 9, bits: 10, q: 11, scale: 12, zero: 13,
 } as const;
 
 /** [k, k] f32 Hessian check; returns k. */
@@ -88,11 +88,13 @@ export interface GptqQuantizeOptions {
   blockSize?: number;
   /** Group parameters from the weight before any update (default false; required with a column order). */
   staticGroups?: boolean;
+  /** Bits per value, 1..8 (default 4: tinygemm's uint4). */
+  bits?: number;
 }
 
-/** The sweep's result: uint4 values and FLOAT-domain group parameters (bf16-representable, in f32). */
+/** The sweep's result: `bits`-bit values and FLOAT-domain group parameters (bf16-representable, in f32). */
 export interface GptqCodes {
-  /** u8 [N, K], 0..15, natural column order. */
+  /** u8 [N, K], 0 .. 2^bits − 1, natural column order. */
   q: Tensor;
   /** f32 [N, K / groupSize]. */
   scale: Tensor;
@@ -102,7 +104,8 @@ export interface GptqCodes {
 
 /**
  * The GPTQ sweep of w [N, K] (f32, f16, bf16; not modified) with the Hessian h it was factored from
- * and that factor: int4 codes with w ≈ (q − 8)·scale + zero. f32, the same bits on every backend.
+ * and that factor: `bits`-bit codes with w ≈ (q − 2^(bits−1))·scale + zero (8 at 4 bits: tinygemm's
+ * int4; uintx's FLOAT zero point). f32, the same bits on every backend.
  * See tao_gptq_quantize.
  */
 export function gptqQuantize(w: Tensor, h: Tensor, factor: GptqFactor, opts: GptqQuantizeOptions): GptqCodes {
@@ -118,9 +121,10 @@ export function gptqQuantize(w: Tensor, h: Tensor, factor: GptqFactor, opts: Gpt
     requireDtype(op, "perm", perm, "i32");
     requireShape(op, "perm", perm, [k]);
   }
-  const { groupSize, blockSize = 128, staticGroups = false } = opts;
+  const { groupSize, blockSize = 128, staticGroups = false, bits = 4 } = opts;
   if (!Number.isSafeInteger(groupSize) || groupSize < 1 || k % groupSize !== 0) throw invalid(op, `groupSize ${groupSize} must divide K = ${k}`);
   if (!Number.isSafeInteger(blockSize)) throw invalid(op, `blockSize must be an integer, not ${blockSize}`);
+  if (!Number.isSafeInteger(bits)) throw invalid(op, `bits must be an integer, not ${bits}`);
   const n = w.shape[0]!, grid = [n, k / groupSize];
   const q = empty([n, k], { dtype: "u8", device });
   const made = [q];
@@ -143,6 +147,7 @@ export function gptqQuantize(w: Tensor, h: Tensor, factor: GptqFactor, opts: Gpt
     words[W.groupSize] = BigInt(groupSize);
     words[W.blockSize] = BigInt(blockSize);
     words[W.staticGroups] = staticGroups ? 1n : 0n;
+    words[W.bits] = BigInt(bits);
     words[W.q] = address(q);
     words[W.scale] = address(scale);
     words[W.zero] = address(zero);
