@@ -330,7 +330,7 @@ TAO_API tao_status tao_sparse24_decompress(tao_ctx* ctx, const void* values, con
                                            int64_t n, int64_t k);
 /* y[m, n] = x[m, k] · Wᵀ (+ bias[n]) for a compressed 2:4 W (values, meta), x, bias, y of `dtype`
  * (TAO_F32, TAO_F16, TAO_BF16): f32 products of the kept values only (half the MACs), summed in f32,
- * bias added in f32, one rounding; k <= 2^26. CPU: multithreaded AVX-512 / AVX2 kernel over k-major x.
+ * bias added in f32, one rounding; k <= 2^25. CPU: multithreaded AVX-512 / AVX2 kernel over k-major x.
  * CUDA: the dense weight in scratch and tao_linear (cuSPARSELt takes tao_linear_cusparselt). */
 TAO_API tao_status tao_linear_sparse24(tao_ctx* ctx, const void* x, const void* values, const uint8_t* meta,
                                        const void* bias, void* y, int32_t dtype, int64_t m, int64_t n, int64_t k);

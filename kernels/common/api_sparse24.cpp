@@ -84,7 +84,7 @@ extern "C" tao_status tao_linear_sparse24(tao_ctx* ctx, const void* x, const voi
   TAO_TRY(check_float_dtype(op, dtype));
   TAO_TRY(check_nk(op, n, k));
   TAO_TRY(check_mnk(op, m, n, k));
-  if (k > (1LL << 26)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "k=%lld: at most 2^26", (long long)k);
+  if (k > (1LL << 25)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "k=%lld: at most 2^25", (long long)k);
   TAO_TRY(check_buffer(ctx, x, op, "x"));
   TAO_TRY(check_buffer(ctx, values, op, "values"));
   TAO_TRY(check_buffer(ctx, meta, op, "meta"));
