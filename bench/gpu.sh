@@ -32,6 +32,7 @@ export TAO_BENCH_OUT="$OUT"
 "$BUN" bench/linear_w8a8.ts 2>&1 | tee "$OUT/bench-linear-w8a8.log"
 "$BUN" bench/linear_float8.ts 2>&1 | tee "$OUT/bench-linear-float8.log"
 "$BUN" bench/linear_sparse.ts 2>&1 | tee "$OUT/bench-linear-sparse.log"
+"$BUN" bench/gptq.ts 2>&1 | tee "$OUT/bench-gptq.log"
 "$BUN" bench/llama_ops.ts 2>&1 | tee "$OUT/bench-llama-ops.log"
 "$BUN" bench/autoquant.ts 2>&1 | tee "$OUT/bench-autoquant.log"
 g++ -O2 -std=c++17 -Iinclude bench/native/weight_only_probe.cpp -Lbuild -ltao -Wl,-rpath,"$PWD/build" -o /tmp/weight_only_probe &&
