@@ -9,21 +9,13 @@
 #include "../common/convert.h"
 #include "../common/dtype_switch.h"
 #include "../common/llama_ops.h"
+#include "dot.h"
 #include "parallel.h"
 
 namespace tao {
 namespace cpu {
 
 namespace {
-// Σ a[d]·b[d] in 8 partial sums, combined pairwise.
-inline float dot(const float* a, const float* b, int64_t n) {
-  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t d = 0;
-  for (; d + 8 <= n; d += 8)
-    for (int u = 0; u < 8; ++u) part[u] += a[d + u] * b[d + u];
-  for (; d < n; ++d) part[0] += a[d] * b[d];
-  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
-}
 
 template <int D>
 void to_f32(const typename Dt<D>::T* src, float* dst, int64_t n) {
@@ -45,7 +37,7 @@ void attention_rows(const AttentionCall& c, uint64_t b, uint64_t e) {
     float m = -INFINITY;
     for (int64_t s = 0; s < lim; ++s) {
       to_f32<D>((const T*)c.k + (kv_row0 + (uint64_t)s * c.kv_heads) * dh, kv.data(), dh);
-      p[s] = dot(q.data(), kv.data(), dh) * c.scale;
+      p[s] = dot8(q.data(), kv.data(), dh) * c.scale;
       m = std::max(m, p[s]);
     }
     std::fill(acc.begin(), acc.end(), 0.0f);

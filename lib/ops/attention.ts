@@ -1,9 +1,9 @@
 /** attention: softmax(q·kᵀ·scale)·v over a KV cache, for prefill and decode (tao_attention). */
-import { addressOf, native } from "../native/index.ts";
+import { native } from "../native/index.ts";
 import { check, invalid } from "../errors.ts";
 import { dtypeCode } from "../dtypes.ts";
 import type { Tensor } from "../tensor.ts";
-import { FLOAT_DTYPES, into, liveOnOneDevice, requireInt, requirePosition } from "./op_args.ts";
+import { FLOAT_DTYPES, into, liveOnOneDevice, requireInt, requirePosition, tensorAddress } from "./op_args.ts";
 
 /** Words of tao_attention_args (include/tao.h), in header order; test/attention.test.ts checks the size. */
 export const ATTENTION_ARGS_WORDS = 17;
@@ -64,11 +64,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (!Number.isFinite(scale)) throw invalid(op, `scale=${scale} must be finite`);
   return into(op, q.dtype, [b, t, hq, dh], device, out, (y) => {
     const words = new BigInt64Array(ATTENTION_ARGS_WORDS);
-    // Host tensors' own TypedArrays (offset 0), alive with the tensors for the whole call.
-    const address = (t: Tensor | undefined): bigint => {
-      const p = t?.ptr(op) ?? null;
-      return typeof p === "bigint" ? p : p === null ? 0n : addressOf(p);
-    };
+    const address = (t: Tensor | undefined) => tensorAddress(op, t);
     words[W.q] = address(q);
     words[W.k] = address(k);
     words[W.v] = address(v);

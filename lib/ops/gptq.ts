@@ -3,11 +3,11 @@
  * column order and the upper Cholesky factor of the damped inverse), and sweep a weight into groups of
  * 1- to 8-bit values with error feedback. lib/quantization/gptq.ts runs them per Linear.
  */
-import { addressOf, native } from "../native/index.ts";
+import { native } from "../native/index.ts";
 import { check, invalid } from "../errors.ts";
 import { dtypeCode } from "../dtypes.ts";
 import { empty, produce, type Tensor } from "../tensor.ts";
-import { FLOAT_DTYPES, liveOnOneDevice, requireDtype, requireShape } from "./op_args.ts";
+import { FLOAT_DTYPES, liveOnOneDevice, requireDtype, requireShape, tensorAddress } from "./op_args.ts";
 
 /** Words of tao_gptq_args (include/tao.h), in header order; test/gptq_ops.test.ts checks the size. */
 export const GPTQ_ARGS_WORDS = 14;
@@ -132,11 +132,7 @@ export function gptqQuantize(w: Tensor, h: Tensor, factor: GptqFactor, opts: Gpt
     const scale = empty(grid, { device }), zero = empty(grid, { device });
     made.push(scale, zero);
     const words = new BigInt64Array(GPTQ_ARGS_WORDS);
-    // Host tensors' own TypedArrays (offset 0), alive with the tensors for the whole call.
-    const address = (t: Tensor | null): bigint => {
-      const p = t?.ptr(op) ?? null;
-      return typeof p === "bigint" ? p : p === null ? 0n : addressOf(p);
-    };
+    const address = (t: Tensor | null) => tensorAddress(op, t);
     words[W.w] = address(w);
     words[W.wDtype] = BigInt(dtypeCode(w.dtype));
     words[W.h] = address(h);

@@ -3,6 +3,7 @@ import { ErrorCode, invalid, TaoError } from "../errors.ts";
 import type { DType } from "../dtypes.ts";
 import type { Device } from "../device.ts";
 import { commonDevice, produce, type Tensor } from "../tensor.ts";
+import { addressOf } from "../native/index.ts";
 
 export const FLOAT_DTYPES: readonly DType[] = ["f32", "f16", "bf16"];
 
@@ -10,6 +11,15 @@ export const FLOAT_DTYPES: readonly DType[] = ["f32", "f16", "bf16"];
 export function liveOnOneDevice(op: string, named: Record<string, Tensor | null | undefined>): Device {
   for (const [name, t] of Object.entries(named)) if (t?.disposed) throw invalid(op, `${name} was disposed`);
   return commonDevice(op, Object.values(named));
+}
+
+/**
+ * The address of t's data for an argument struct of words (0n for no tensor): a device pointer as it
+ * is, a host tensor's own TypedArray (offset 0), alive with the tensor for the whole call.
+ */
+export function tensorAddress(op: string, t: Tensor | null | undefined): bigint {
+  const p = t?.ptr(op) ?? null;
+  return typeof p === "bigint" ? p : p === null ? 0n : addressOf(p);
 }
 
 /** Throws unless t has `dtype` (or one of `dtypes`). */
