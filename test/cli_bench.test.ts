@@ -18,9 +18,10 @@ test("tao bench: unknown benchmark exits 2 with one line", () => {
 });
 
 test("tao bench llama runs the decode benchmark (CPU, tiny preset)", () => {
-  const r = tao("bench", "llama", "--device", "cpu", "--preset", "tiny", "--schemes", "f32,int8wo", "--batches", "1", "--steps", "4");
+  const r = tao("bench", "llama", "--device", "cpu", "--preset", "tiny", "--schemes", "f32,int8wo", "--batches", "1", "--steps", "4", "--peer", "off");
   expect(r.exitCode).toBe(0);
   const out = r.stdout.toString();
   expect(out).toMatch(/Llama decode \(cpu, tiny shapes/);
   expect(out).toMatch(/int8wo/);
+  expect(out).toMatch(/PyTorch peer not run \(--peer off\)/);
 });

@@ -21,6 +21,7 @@ export const benchCommand: Command = {
     schemes: { type: "string", arg: "<a,b,...>", help: "llama: schemes, the first the reference (bf16,int8wo,int4wo-128,...)" },
     batches: { type: "string", arg: "<1,8>", help: "llama: decode batch sizes" },
     steps: { type: "string", arg: "<n>", help: "llama: decode steps timed" },
+    peer: { type: "string", arg: "<run|off|file.json>", help: "llama: the PyTorch peer (default run, on a GPU with torch)" },
   },
   details: "Results are printed and written as JSON under $TAO_BENCH_OUT (default bench/out).",
   run(args) {
