@@ -166,15 +166,19 @@ struct Nf4Call {
   int dtype;
 };
 
-// One tao_linear_nf4 call after validation.
-struct Nf4LinearCall {
-  Nf4Weight w;
+// One call of a linear over a packed weight W (its [n, k] geometry inside) after validation.
+template <class W>
+struct PackedLinearCall {
+  W w;
   const void* x;     // dtype [m, k]
   const void* bias;  // dtype [n] or NULL
   void* y;           // dtype [m, n]
   int dtype;
   int64_t m;
 };
+
+// One tao_linear_nf4 call after validation.
+using Nf4LinearCall = PackedLinearCall<Nf4Weight>;
 
 namespace cpu {
 tao_status sparse24(Sparse24Op op, const Sparse24Call& c);

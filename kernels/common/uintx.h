@@ -14,6 +14,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "backend.h"
 #include "convert.h"
 #include "dtype_switch.h"
 #include "hd.h"
@@ -173,14 +174,7 @@ TAO_HD void ux_chunk_out(const UintxCall& c, uint64_t ch) {
 }
 
 // One tao_linear_uintx call after validation.
-struct UintxLinearCall {
-  UintxWeight w;
-  const void* x;     // dtype [m, k]
-  const void* bias;  // dtype [n] or NULL
-  void* y;           // dtype [m, n]
-  int dtype;
-  int64_t m;
-};
+using UintxLinearCall = PackedLinearCall<UintxWeight>;
 
 namespace cpu {
 tao_status uintx(UintxOp op, const UintxCall& c);
