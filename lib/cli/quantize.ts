@@ -74,7 +74,8 @@ export const quantizeCommand: Command = {
     "<in>: a .safetensors file of Linear weights (2-D float tensors named \"<layer>.weight\", with optional",
     "\"<layer>.bias\"), a Hugging Face Llama folder, or a llama2.c checkpoint (.bin). Other tensors are saved",
     "unchanged; layers a config cannot take (e.g. K not a multiple of the group size) stay float, as in",
-    "torchao. The output loads with load()/loadInto() (lib/quantization/serialization.ts).",
+    "torchao. The output loads with load()/loadInto() (lib/quantization/serialization.ts); a Llama checkpoint",
+    "keeps the Hugging Face projection names, so load it into a Llama built with { fuse: false }.",
   ].join("\n"),
   run(args) {
     const name = stringOption(args, "config", true);
