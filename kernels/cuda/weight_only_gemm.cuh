@@ -50,14 +50,14 @@ constexpr int stage_k() {
 // output columns of rows that do not exist, which are never stored. With sum_shift >= 5 it also writes
 // xsum[row][c] = Σ x over the c-th chunk of 2^sum_shift values (a quantization group within a
 // step), reduced across lanes in a fixed order.
-template <class P, class A, int NB>
+template <class P, class A, int NB, int Threads = kThreads>
 __device__ __forceinline__ void stage_x(const Shape& s, int64_t r0, int64_t kb, int kc, uint16_t* xs, int stride, float* xsum,
                                         int xsum_stride, int sum_shift) {
   const uint16_t* x = (const uint16_t*)s.x;
   const int per_row = kc / 8;  // 8-value groups: a multiple of 16, so a warp's lanes share the trip count
   const int rows = (int)min((int64_t)8 * NB, s.m - r0);
   const bool vec = s.k % 8 == 0 && ((uintptr_t)x % 16) == 0;
-  for (int i = threadIdx.x; i < rows * per_row; i += kThreads) {
+  for (int i = threadIdx.x; i < rows * per_row; i += Threads) {
     const int r = i / per_row, o = (i % per_row) * 8;
     const int64_t row = r0 + r, k0 = kb + o;
     uint16_t v[8];
