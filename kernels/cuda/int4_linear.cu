@@ -8,7 +8,7 @@
 //    product runs in cuBLASLt (bench/NOTES.md has the measurements behind the thresholds).
 #include "../common/backend.h"
 #include "int4_tiled_policy.cuh"
-#include "weight_only_gemm.cuh"
+#include "weight_only_gemv.cuh"
 #include "weight_wgmma_gemm.cuh"
 
 namespace tao {
@@ -20,6 +20,24 @@ namespace {
 using int4::Int4TiledArgs;
 using int4::Int4TiledWeights;
 
+// GEMV geometries (codes CT KS D B MinBlocks: weight_only_gemv.cuh) for m <= 8 and m <= 16 on wide and
+// narrow weights, the fastest of bench/native/gemv_probe.cu's sweep on an H100 (bench/NOTES.md); a
+// build may set others (CMake TAO_GEMV_TUNING).
+#ifndef TAO_GEMV_INT4_W8
+#define TAO_GEMV_INT4_W8 42421
+#endif
+#ifndef TAO_GEMV_INT4_N8
+#define TAO_GEMV_INT4_N8 24421
+#endif
+#ifndef TAO_GEMV_INT4_W16
+#define TAO_GEMV_INT4_W16 42421
+#endif
+#ifndef TAO_GEMV_INT4_N16
+#define TAO_GEMV_INT4_N16 24421
+#endif
+using Gemv = wo::GemvTuning<wo::GemvConfig<TAO_GEMV_INT4_W8>, wo::GemvConfig<TAO_GEMV_INT4_N8>, wo::GemvConfig<TAO_GEMV_INT4_W16>,
+                            wo::GemvConfig<TAO_GEMV_INT4_N16>>;
+
 // The policy's arguments for call c.
 Int4TiledArgs int4_args(const Int4LinearCall& c) {
   const int group_shift = __builtin_ctz((unsigned)c.group), gs_shift = group_shift < 7 ? group_shift : 7;
@@ -27,10 +45,10 @@ Int4TiledArgs int4_args(const Int4LinearCall& c) {
           (int32_t)(c.g.k / c.group - 1), gs_shift == 5 ? 0xF : gs_shift == 6 ? 0xA : 0x8};
 }
 
-// The mma kernel with the group size as a compile-time constant.
+// The mma kernels (the GEMV up to m = 16, then the block kernel) with the group size a compile-time constant.
 template <int T, int Dtype, int G>
 tao_status fused_mma(tao_ctx* ctx, const Int4LinearCall& c, const wo::Shape& s, const char* op) {
-  return wo::launch<Int4TiledWeights<T, G>, Act<Dtype>>(ctx, int4_args(c), s, op);
+  return wo::launch_small<Int4TiledWeights<T, G>, Act<Dtype>, Gemv>(ctx, int4_args(c), s, op);
 }
 
 template <int T, int Dtype>

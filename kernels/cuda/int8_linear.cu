@@ -3,12 +3,30 @@
 // larger m: w = dtype(q · scale) (rounded once) into a scratch buffer, then cuBLASLt with the bias.
 #include "../common/backend.h"
 #include "int8_rows_policy.cuh"
-#include "weight_only_gemm.cuh"
+#include "weight_only_gemv.cuh"
 
 namespace tao {
 namespace cuda {
 
 namespace {
+
+// GEMV geometries (codes CT KS D B MinBlocks: weight_only_gemv.cuh) for m <= 8 and m <= 16 on wide and
+// narrow weights, the fastest of bench/native/gemv_probe.cu's sweep on an H100 (bench/NOTES.md); a
+// build may set others (CMake TAO_GEMV_TUNING).
+#ifndef TAO_GEMV_INT8_W8
+#define TAO_GEMV_INT8_W8 42421
+#endif
+#ifndef TAO_GEMV_INT8_N8
+#define TAO_GEMV_INT8_N8 24421
+#endif
+#ifndef TAO_GEMV_INT8_W16
+#define TAO_GEMV_INT8_W16 42421
+#endif
+#ifndef TAO_GEMV_INT8_N16
+#define TAO_GEMV_INT8_N16 24421
+#endif
+using Gemv = wo::GemvTuning<wo::GemvConfig<TAO_GEMV_INT8_W8>, wo::GemvConfig<TAO_GEMV_INT8_N8>, wo::GemvConfig<TAO_GEMV_INT8_W16>,
+                            wo::GemvConfig<TAO_GEMV_INT8_N16>>;
 
 // w[n][k] = dtype(q[n][k] · scale[n]), 8 values per thread (vec: k % 8 == 0, q 8-byte aligned) or one.
 template <int Dtype>
@@ -48,7 +66,7 @@ template <int Dtype>
 tao_status run(tao_ctx* ctx, const Int8LinearCall& c, const int8_t* q, int64_t ldq, const char* op) {
   const Int8Rows::Args a{q, (const uint16_t*)c.scale, c.n, c.k, ldq, Dtype == TAO_F16};
   const wo::Shape s{c.m, c.n, c.k, 0, 0, 0, c.x, c.bias, c.y, nullptr, nullptr};
-  return wo::launch<Int8Rows, Act<Dtype>>(ctx, a, s, op);
+  return wo::launch_small<Int8Rows, Act<Dtype>, Gemv>(ctx, a, s, op);
 }
 
 tao_status run_dtype(tao_ctx* ctx, const Int8LinearCall& c, const int8_t* q, int64_t ldq, const char* op) {
