@@ -124,8 +124,8 @@ TAO_API tao_status tao_memset(tao_ctx* ctx, void* ptr, int32_t value, uint64_t b
 /* Reads `bytes` bytes at ptr (context device, 16-byte aligned, bytes a multiple of 16) and discards
  * them. Benchmarks flush the cache with it: a pass over twice the L2 size evicts what L2 held and
  * leaves it holding clean lines, where a memset flush leaves dirty ones that the timed kernel then
- * writes back (on an H100 a 62 MB read took 30.7 µs after a memset, 23.1 µs after this). On the CPU
- * it reads the bytes too. */
+ * writes back. (Until 0.1.0 of 2026-12-07 the CUDA pass read nothing: ptxas dropped its unused
+ * loads; bench/NOTES.md says which measurements that affected.) On the CPU it reads the bytes too. */
 TAO_API tao_status tao_read(tao_ctx* ctx, const void* ptr, uint64_t bytes);
 
 /* ---------------------------------------------------------------- timing */

@@ -17,6 +17,7 @@
 #include "../../kernels/common/int4_tiled.h"
 #include "../../kernels/cuda/int4_tiled_policy.cuh"
 #include "../../kernels/cuda/int8_rows_policy.cuh"
+#include "../../kernels/cuda/read_kernel.cuh"
 #include "../../kernels/cuda/weight_only_gemv.cuh"
 
 using namespace tao;
@@ -38,18 +39,7 @@ cudaStream_t stream;
 uint4* flush_buf;
 constexpr uint64_t kFlushBytes = 256ull << 20;
 
-__global__ void read_kernel(const uint4* __restrict__ p, uint64_t n) {
-  const uint64_t stride = (uint64_t)gridDim.x * blockDim.x;
-  for (uint64_t i = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += 4 * stride) {
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const uint64_t j = i + u * stride;
-      if (j < n) asm volatile("{\n.reg .b32 a, b, c, d;\nld.global.v4.u32 {a, b, c, d}, [%0];\n}\n" ::"l"(p + j));
-    }
-  }
-}
-
-void read_pass(const void* p, uint64_t bytes) { read_kernel<<<132 * 8, 256, 0, stream>>>((const uint4*)p, bytes / 16); }
+void read_pass(const void* p, uint64_t bytes) { read_kernel<<<132 * 8, 256, 0, stream>>>((const uint4*)p, bytes / 16, nullptr); }
 
 // Median µs of launch() over 40 samples, each after a clean-L2 flush.
 template <class F>
@@ -202,21 +192,29 @@ uint32_t* counters;
 float* partials;
 
 // The weight_only_gemm.cuh kernel as the library launches it at m <= 8.
-template <class P>
-void old_kernel(const Problem& p) {
-  auto* kernel = wo::weight_only_kernel<P, Bf16, 1, P::kDepth>;
-  constexpr int smem = 8 * ((wo::stage_k<1>() + P::kXPadBytes / 2) * 2 + (wo::stage_k<1>() / 32 + 1) * 4);
+template <class P, int NB>
+void old_kernel_nb(const Problem& p) {
+  auto* kernel = wo::weight_only_kernel<P, Bf16, NB, P::kDepth>;
+  constexpr int smem = 8 * NB * ((wo::stage_k<NB>() + P::kXPadBytes / 2) * 2 + (wo::stage_k<NB>() / 32 + 1) * 4);
   static int resident = 0;
   if (!resident) {
     CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, wo::kThreads, smem));
   }
   wo::Shape s = shape_of(p);
-  const int64_t tiles = (p.n + 16 * wo::kWarps - 1) / (16 * wo::kWarps);
+  s.row_blocks = (int32_t)((p.m + 8 * NB - 1) / (8 * NB));
+  const int64_t tiles = (p.n + 16 * wo::kWarps - 1) / (16 * wo::kWarps) * s.row_blocks;
   wo::choose_split(s, tiles, (int64_t)resident * 132, (p.k + 127) / 128, 128, 1 << 16);
   s.counters = counters;
   s.partial = partials;
   kernel<<<(unsigned)(tiles * s.splits), wo::kThreads, smem, stream>>>(args_of(p, (const P*)nullptr), s);
+}
+
+// The weight_only_gemm.cuh kernel as the library launched it at m <= 16 before the GEMV.
+template <class P>
+void old_kernel(const Problem& p) {
+  if (p.m <= 8) old_kernel_nb<P, 1>(p);
+  else old_kernel_nb<P, 2>(p);
 }
 
 struct Best {
@@ -280,6 +278,7 @@ void run_shape(Problem& p) {
   const double err_old = check(p, [&] { old_kernel<P>(p); });
   const double old_us = time_us([&] { old_kernel<P>(p); });
   printf("  weight_only_gemm (current)  err %.1e  %7.2f us  %.3f of bound\n", err_old, old_us, bound / old_us);
+  printf("RESULT %s %ld %ld %ld 0 %.3f %.2e\n", p.int8 ? "int8" : "int4", (long)p.m, (long)p.n, (long)p.k, old_us, err_old);
   Best best;
   sweep_blocks<P, 3, 1>(p, best);
   sweep_blocks<P, 4, 2>(p, best);

@@ -1,6 +1,8 @@
 // CUDA y = x · Wᵀ (+ bias) for an int4 W in tinygemm's tensor-core-tiled layout, bf16 or f16 x.
-//  - small m: the weight-only tensor-core kernel (weight_only_gemm.cuh) with the policy below,
-//    which takes the packed words into the mma as they are (weights exact, never rounded);
+//  - small m: the weight-only tensor-core kernels with the policy of int4_tiled_policy.cuh, which
+//    takes the packed words into the mma as they are (weights exact, never rounded): for m <= 16 the
+//    GEMV (weight_only_gemv.cuh) or the block kernel (weight_only_gemm.cuh) as the geometries below
+//    say, the block kernel up to m = 32;
 //  - from m = 17 or 33 (by weight size) to 511 or 64 on Hopper (sm_90a builds): the wgmma kernel
 //    (weight_wgmma_gemm.cuh, which states the bounds), the policy's fragments dequantized in registers
 //    to tinygemm's bf16 value (one bf16 fma, rounded once; then f16 for f16 x);
@@ -24,16 +26,16 @@ using int4::Int4TiledWeights;
 // narrow weights, the fastest of bench/native/gemv_probe.cu's sweep on an H100 (bench/NOTES.md); a
 // build may set others (CMake TAO_GEMV_TUNING).
 #ifndef TAO_GEMV_INT4_W8
-#define TAO_GEMV_INT4_W8 42421
+#define TAO_GEMV_INT4_W8 0
 #endif
 #ifndef TAO_GEMV_INT4_N8
-#define TAO_GEMV_INT4_N8 24421
+#define TAO_GEMV_INT4_N8 18421
 #endif
 #ifndef TAO_GEMV_INT4_W16
-#define TAO_GEMV_INT4_W16 42421
+#define TAO_GEMV_INT4_W16 0
 #endif
 #ifndef TAO_GEMV_INT4_N16
-#define TAO_GEMV_INT4_N16 24421
+#define TAO_GEMV_INT4_N16 0
 #endif
 using Gemv = wo::GemvTuning<wo::GemvConfig<TAO_GEMV_INT4_W8>, wo::GemvConfig<TAO_GEMV_INT4_N8>, wo::GemvConfig<TAO_GEMV_INT4_W16>,
                             wo::GemvConfig<TAO_GEMV_INT4_N16>>;

@@ -1,5 +1,7 @@
 // CUDA int8 weight-only linear (torchao's int8_weight_only): y = (x · qᵀ) · scale[n] + bias[n], q
-// int8 row-major [n, k]. m <= 32: the weight-only tensor-core kernel (weight_only_gemm.cuh);
+// int8 row-major [n, k]. m <= 32: the weight-only tensor-core kernels with the policy of
+// int8_rows_policy.cuh (for m <= 16 the GEMV of weight_only_gemv.cuh or the block kernel of
+// weight_only_gemm.cuh as the geometries below say, then the block kernel);
 // larger m: w = dtype(q · scale) (rounded once) into a scratch buffer, then cuBLASLt with the bias.
 #include "../common/backend.h"
 #include "int8_rows_policy.cuh"
@@ -14,16 +16,16 @@ namespace {
 // narrow weights, the fastest of bench/native/gemv_probe.cu's sweep on an H100 (bench/NOTES.md); a
 // build may set others (CMake TAO_GEMV_TUNING).
 #ifndef TAO_GEMV_INT8_W8
-#define TAO_GEMV_INT8_W8 42421
+#define TAO_GEMV_INT8_W8 0
 #endif
 #ifndef TAO_GEMV_INT8_N8
-#define TAO_GEMV_INT8_N8 24421
+#define TAO_GEMV_INT8_N8 18441
 #endif
 #ifndef TAO_GEMV_INT8_W16
-#define TAO_GEMV_INT8_W16 42421
+#define TAO_GEMV_INT8_W16 0
 #endif
 #ifndef TAO_GEMV_INT8_N16
-#define TAO_GEMV_INT8_N16 24421
+#define TAO_GEMV_INT8_N16 0
 #endif
 using Gemv = wo::GemvTuning<wo::GemvConfig<TAO_GEMV_INT8_W8>, wo::GemvConfig<TAO_GEMV_INT8_N8>, wo::GemvConfig<TAO_GEMV_INT8_W16>,
                             wo::GemvConfig<TAO_GEMV_INT8_N16>>;

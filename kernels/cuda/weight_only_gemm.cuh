@@ -186,10 +186,11 @@ inline int64_t dense_from_m() {
   return v >= 1 && v <= kMaxRows ? v : kMaxRows + 1;
 }
 
-// Blocks of 16 rows of x (NB = 2): the GEMV of weight_only_gemv.cuh serves m <= 16.
+// Picks NB (rows of x per block in groups of 8) from m <= kMaxRows: 8 rows, else blocks of 16.
 template <class P, class A>
 tao_status launch(tao_ctx* ctx, const typename P::Args& a, const Shape& s, const char* op) {
   TAO_TRY(use_device(ctx, op));
+  if (s.m <= 8) return launch_nb<P, A, 1>(ctx, a, s, op);
   return launch_nb<P, A, 2>(ctx, a, s, op);
 }
 

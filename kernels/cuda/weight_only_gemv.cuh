@@ -143,11 +143,14 @@ tao_status launch_gemv_with(tao_ctx* ctx, const typename P::Args& a, Shape s, co
 
 // One GEMV geometry written as the decimal digits of Code = CT KS D B MinBlocks (e.g. 42421): CT column
 // tiles × KS k-slices per block, D steps of loads in flight refilled B at a time, MinBlocks resident
-// blocks asked of the register allocator. (One number, so that a build can pass it as -D through nvcc.)
+// blocks asked of the register allocator; or 0: the block kernel of weight_only_gemm.cuh instead. (One
+// number, so that a build can pass it as -D through nvcc.)
 template <int Code>
 struct GemvConfig {
+  static constexpr bool kBlockKernel = Code == 0;
   static constexpr int CT = Code / 10000 % 10, KS = Code / 1000 % 10, D = Code / 100 % 10, B = Code / 10 % 10, MinBlocks = Code % 10;
-  static_assert(CT >= 1 && KS >= 1 && B >= 1 && D % B == 0 && MinBlocks >= 1, "a GEMV geometry code is CT KS D B MinBlocks");
+  static_assert(kBlockKernel || (CT >= 1 && KS >= 1 && B >= 1 && D % B == 0 && MinBlocks >= 1),
+                "a GEMV geometry code is CT KS D B MinBlocks, or 0");
 };
 
 // A policy's GEMV geometries: for m <= 8 and m <= 16, on wide weights (n >= kGemvWideN: enough column
@@ -163,7 +166,8 @@ constexpr int64_t kGemvWideN = 16384;
 
 template <class P, class A, int NB, class C>
 tao_status launch_gemv(tao_ctx* ctx, const typename P::Args& a, const Shape& s, const char* op) {
-  return launch_gemv_with<P, A, NB, C::CT, C::KS, C::D, C::B, C::MinBlocks>(ctx, a, s, op);
+  if constexpr (C::kBlockKernel) return launch<P, A>(ctx, a, s, op);
+  else return launch_gemv_with<P, A, NB, C::CT, C::KS, C::D, C::B, C::MinBlocks>(ctx, a, s, op);
 }
 
 // The small-m weight-only launch of policy P: the GEMV (geometry from Tuning) for m <= kGemvMaxRows,
