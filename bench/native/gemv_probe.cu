@@ -1,16 +1,20 @@
-// Sweep of the small-m weight-only kernels (kernels/cuda/weight_only_gemv.cuh and the weight_only_gemm.cuh
-// kernel it replaces at m <= 8) on the GPU machine, without libtao or Bun: every variant is checked
-// against a float64 reference (output poisoned with NaN first), then timed with a clean L2 (a
-// read-only pass over 256 MB before each sample, CUDA events around the launch, median of 40),
-// beside a read-only kernel over the same weight bytes (the ceiling a GEMV can reach).
+// Sweep of the m <= 8 weight-only kernels (the GEMV geometries of kernels/cuda/weight_only_gemv.cuh and
+// the block kernel of weight_only_gemm.cuh) on the GPU machine, without libtao or Bun: every variant
+// is checked against a float64 reference (output poisoned with NaN first), then timed with a clean L2
+// (a read-only pass over 256 MB before each sample, CUDA events around the launch, median of 40),
+// beside a read-only pass over the same weight bytes (the ceiling a GEMV can reach). Last it prints
+// the CMake TAO_GEMV_TUNING value of the sweep's choices: per policy and weight class (large: 2^25+
+// elements), the geometry with the smallest worst ratio to each shape's fastest, over all m given.
 //   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Iinclude --expt-relaxed-constexpr \
-//        bench/native/gemv_probe.cu -o gemv_probe && ./gemv_probe [m ...]
+//        bench/native/gemv_probe.cu -o gemv_probe && ./gemv_probe [int4|int8|both] [m <= 8 ...]
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <algorithm>
+#include <map>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -191,30 +195,22 @@ double check(Problem& p, F&& launch) {
 uint32_t* counters;
 float* partials;
 
-// The weight_only_gemm.cuh kernel as the library launches it at m <= 8.
-template <class P, int NB>
-void old_kernel_nb(const Problem& p) {
-  auto* kernel = wo::weight_only_kernel<P, Bf16, NB, P::kDepth>;
-  constexpr int smem = 8 * NB * ((wo::stage_k<NB>() + P::kXPadBytes / 2) * 2 + (wo::stage_k<NB>() / 32 + 1) * 4);
+// The block kernel (weight_only_gemm.cuh) as the library launches it at m <= 8.
+template <class P>
+void block_kernel(const Problem& p) {
+  auto* kernel = wo::weight_only_kernel<P, Bf16, 1, P::kDepth>;
+  constexpr int smem = 8 * ((wo::stage_k<1>() + P::kXPadBytes / 2) * 2 + (wo::stage_k<1>() / 32 + 1) * 4);
   static int resident = 0;
   if (!resident) {
     CK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, wo::kThreads, smem));
   }
   wo::Shape s = shape_of(p);
-  s.row_blocks = (int32_t)((p.m + 8 * NB - 1) / (8 * NB));
-  const int64_t tiles = (p.n + 16 * wo::kWarps - 1) / (16 * wo::kWarps) * s.row_blocks;
+  const int64_t tiles = (p.n + 16 * wo::kWarps - 1) / (16 * wo::kWarps);
   wo::choose_split(s, tiles, (int64_t)resident * 132, (p.k + 127) / 128, 128, 1 << 16);
   s.counters = counters;
   s.partial = partials;
   kernel<<<(unsigned)(tiles * s.splits), wo::kThreads, smem, stream>>>(args_of(p, (const P*)nullptr), s);
-}
-
-// The weight_only_gemm.cuh kernel as the library launched it at m <= 16 before the GEMV.
-template <class P>
-void old_kernel(const Problem& p) {
-  if (p.m <= 8) old_kernel_nb<P, 1>(p);
-  else old_kernel_nb<P, 2>(p);
 }
 
 struct Best {
@@ -222,9 +218,15 @@ struct Best {
   char name[64] = "";
 };
 
-template <class P, int NB, int CT, int KS, int D, int B, int MINB>
-void gemv_variant_nb(Problem& p, Best& best) {
-  auto* kernel = wo::weight_only_gemv_kernel<P, Bf16, NB, CT, KS, D, B, MINB>;
+// Times of every correct variant: (policy, m, n, k) -> code -> µs (code 0: the block kernel).
+std::map<std::string, std::map<int, double>> results;
+std::string key_of(const Problem& p) {
+  return std::string(p.int8 ? "INT8" : "INT4") + " " + std::to_string(p.m) + " " + std::to_string(p.n) + " " + std::to_string(p.k);
+}
+
+template <class P, int CT, int KS, int D, int B, int MINB = 1>
+void gemv_variant(Problem& p, Best& best) {
+  auto* kernel = wo::weight_only_gemv_kernel<P, Bf16, CT, KS, D, B, MINB>;
   const wo::GemvPlan plan = wo::gemv_plan<P>(p.m, p.k, CT, KS, D);
   if (plan.smem > 220 * 1024) {
     printf("  gemv CT%d KS%d D%d B%d MB%d  skipped: %d bytes of shared memory\n", CT, KS, D, B, MINB, plan.smem);
@@ -239,20 +241,14 @@ void gemv_variant_nb(Problem& p, Best& best) {
   auto launch = [&] { kernel<<<blocks, CT * KS * 32, plan.smem, stream>>>(args_of(p, (const P*)nullptr), shape_of(p), plan); };
   const double err = check(p, launch);
   const double us = time_us(launch);
-  printf("  gemv CT%d KS%d D%d B%d MB%d  regs %3d  blocks %5u (%d/SM) kc %5d x%d  err %.1e  %7.2f us  %.3f of bound\n", CT, KS, D, B, MINB,
-         fa.numRegs, blocks, resident, plan.kc, plan.chunks, err, us, p.weight_bytes / 3.0e6 / us);
-  printf("RESULT %s %ld %ld %ld %d%d%d%d%d %.3f %.2e\n", p.int8 ? "int8" : "int4", (long)p.m, (long)p.n, (long)p.k, CT, KS, D, B, MINB, us,
-         err);
-  if (err < 1e-2 && us < best.us) {
+  printf("  gemv CT%d KS%d D%d B%d MB%d  regs %3d  blocks %5u (%d/SM) kc %5d x%d  err %.1e  %7.2f us  %.3f of bound\n", CT, KS, D, B,
+         MINB, fa.numRegs, blocks, resident, plan.kc, plan.chunks, err, us, p.weight_bytes / 3.0e6 / us);
+  if (err >= 1e-2) return;
+  results[key_of(p)][CT * 10000 + KS * 1000 + D * 100 + B * 10 + MINB] = us;
+  if (us < best.us) {
     best.us = us;
     snprintf(best.name, sizeof best.name, "CT%d KS%d D%d B%d MB%d", CT, KS, D, B, MINB);
   }
-}
-
-template <class P, int CT, int KS, int D, int B, int MINB = 1>
-void gemv_variant(Problem& p, Best& best) {
-  if (p.m <= 8) gemv_variant_nb<P, 1, CT, KS, D, B, MINB>(p, best);
-  else gemv_variant_nb<P, 2, CT, KS, D, B, MINB>(p, best);
 }
 
 template <class P, int D, int B>
@@ -275,10 +271,10 @@ void run_shape(Problem& p) {
   const uint64_t wbytes = p.int8 ? (uint64_t)(p.n * p.k) : (uint64_t)(p.n * p.k / 2);
   const double read_us = time_us([&] { read_pass(w, wbytes); });
   printf("  read-only pass over the weight's values  %7.2f us  %.3f of their bound\n", read_us, wbytes / 3.0e6 / read_us);
-  const double err_old = check(p, [&] { old_kernel<P>(p); });
-  const double old_us = time_us([&] { old_kernel<P>(p); });
-  printf("  weight_only_gemm (current)  err %.1e  %7.2f us  %.3f of bound\n", err_old, old_us, bound / old_us);
-  printf("RESULT %s %ld %ld %ld 0 %.3f %.2e\n", p.int8 ? "int8" : "int4", (long)p.m, (long)p.n, (long)p.k, old_us, err_old);
+  const double err_block = check(p, [&] { block_kernel<P>(p); });
+  const double block_us = time_us([&] { block_kernel<P>(p); });
+  printf("  block kernel (weight_only_gemm)  err %.1e  %7.2f us  %.3f of bound\n", err_block, block_us, bound / block_us);
+  if (err_block < 1e-2) results[key_of(p)][0] = block_us;
   Best best;
   sweep_blocks<P, 3, 1>(p, best);
   sweep_blocks<P, 4, 2>(p, best);
@@ -291,7 +287,36 @@ void run_shape(Problem& p) {
   gemv_variant<P, 4, 2, 4, 2, 4>(p, best);
   gemv_variant<P, 2, 4, 4, 4, 4>(p, best);
   gemv_variant<P, 8, 1, 4, 2, 3>(p, best);
-  printf("  best: %s %.2f us = %.3f of bound (current %.2f us = %.3f)\n\n", best.name, best.us, bound / best.us, old_us, bound / old_us);
+  printf("  best: %s %.2f us = %.3f of bound (block kernel %.2f us = %.3f)\n\n", best.name, best.us, bound / best.us, block_us, bound / block_us);
+}
+
+// Per policy and weight class, the code (0: block kernel) whose worst ratio to the fastest variant of
+// each shape of the class is smallest; printed as the CMake TAO_GEMV_TUNING value.
+void print_tuning() {
+  std::string tuning;
+  for (const char* pol : {"INT4", "INT8"})
+    for (bool large : {true, false}) {
+      std::map<int, double> worst;
+      bool first = true;
+      for (const auto& [key, times] : results) {
+        long m, n, k;
+        char name[8];
+        if (sscanf(key.c_str(), "%7s %ld %ld %ld", name, &m, &n, &k) != 4 || strcmp(name, pol) != 0 || (n * k >= (1L << 25)) != large) continue;
+        double fastest = 1e30;
+        for (const auto& [code, us] : times) fastest = std::min(fastest, us);
+        std::map<int, double> next;
+        for (const auto& [code, us] : times)
+          if (first || worst.count(code)) next[code] = std::max(first ? 0.0 : worst[code], us / fastest);
+        worst = next;
+        first = false;
+      }
+      if (worst.empty()) continue;
+      auto pick = std::min_element(worst.begin(), worst.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+      printf("# %s %s: %d (worst ratio %.3f; block kernel %.3f)\n", pol, large ? "LARGE" : "SMALL", pick->first, pick->second,
+             worst.count(0) ? worst[0] : NAN);
+      tuning += (tuning.empty() ? "" : ";") + std::string("TAO_GEMV_") + pol + (large ? "_LARGE=" : "_SMALL=") + std::to_string(pick->first);
+    }
+  printf("TAO_GEMV_TUNING=%s\n", tuning.c_str());
 }
 
 }  // namespace
@@ -309,6 +334,11 @@ int main(int argc, char** argv) {
   std::vector<int> ms;
   for (int i = 2; i < argc; ++i) ms.push_back(atoi(argv[i]));
   if (ms.empty()) ms = {1};
+  for (int m : ms)
+    if (m < 1 || m > wo::kGemvMaxRows) {
+      fprintf(stderr, "m must be 1..%d\n", wo::kGemvMaxRows);
+      return 2;
+    }
   const int64_t shapes[][2] = {{28672, 4096}, {4096, 14336}, {6144, 4096}, {4096, 4096}};
   for (int m : ms)
     for (auto& sh : shapes) {
@@ -323,5 +353,6 @@ int main(int argc, char** argv) {
         release(p);
       }
     }
+  print_tuning();
   return 0;
 }

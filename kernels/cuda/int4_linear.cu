@@ -1,6 +1,6 @@
 // CUDA y = x · Wᵀ (+ bias) for an int4 W in tinygemm's tensor-core-tiled layout, bf16 or f16 x.
 //  - small m: the weight-only tensor-core kernels with the policy of int4_tiled_policy.cuh, which
-//    takes the packed words into the mma as they are (weights exact, never rounded): for m <= 16 the
+//    takes the packed words into the mma as they are (weights exact, never rounded): for m <= 8 the
 //    GEMV (weight_only_gemv.cuh) or the block kernel (weight_only_gemm.cuh) as the geometries below
 //    say, the block kernel up to m = 32;
 //  - from m = 17 or 33 (by weight size) to 511 or 64 on Hopper (sm_90a builds): the wgmma kernel
@@ -22,23 +22,18 @@ namespace {
 using int4::Int4TiledArgs;
 using int4::Int4TiledWeights;
 
-// GEMV geometries (codes CT KS D B MinBlocks: weight_only_gemv.cuh) for m <= 8 and m <= 16 on wide and
-// narrow weights, the fastest of bench/native/gemv_probe.cu's sweep on an H100 (bench/NOTES.md); a
-// build may set others (CMake TAO_GEMV_TUNING).
-#ifndef TAO_GEMV_INT4_W8
-#define TAO_GEMV_INT4_W8 0
+// The m <= 8 kernels (weight_only_gemv.cuh: a GEMV geometry code, or 0 for the block kernel) for large
+// weights (2^25+ elements) and small ones, the fastest of bench/native/gemv_probe.cu's sweep on an H100
+// (bench/NOTES.md: the block kernel on 28672 x 4096 and 4096 x 14336, the GEMV CT2 KS4 D4 B2 on 4096 x 4096 and
+// 6144 x 4096); a build may set others (CMake TAO_GEMV_TUNING).
+#ifndef TAO_GEMV_INT4_LARGE
+#define TAO_GEMV_INT4_LARGE 0
 #endif
-#ifndef TAO_GEMV_INT4_N8
-#define TAO_GEMV_INT4_N8 18421
+#ifndef TAO_GEMV_INT4_SMALL
+#define TAO_GEMV_INT4_SMALL 24421
 #endif
-#ifndef TAO_GEMV_INT4_W16
-#define TAO_GEMV_INT4_W16 0
-#endif
-#ifndef TAO_GEMV_INT4_N16
-#define TAO_GEMV_INT4_N16 0
-#endif
-using Gemv = wo::GemvTuning<wo::GemvConfig<TAO_GEMV_INT4_W8>, wo::GemvConfig<TAO_GEMV_INT4_N8>, wo::GemvConfig<TAO_GEMV_INT4_W16>,
-                            wo::GemvConfig<TAO_GEMV_INT4_N16>>;
+using GemvLarge = wo::GemvConfig<TAO_GEMV_INT4_LARGE>;
+using GemvSmall = wo::GemvConfig<TAO_GEMV_INT4_SMALL>;
 
 // The policy's arguments for call c.
 Int4TiledArgs int4_args(const Int4LinearCall& c) {
@@ -50,7 +45,7 @@ Int4TiledArgs int4_args(const Int4LinearCall& c) {
 // The mma kernels (the GEMV up to m = 16, then the block kernel) with the group size a compile-time constant.
 template <int T, int Dtype, int G>
 tao_status fused_mma(tao_ctx* ctx, const Int4LinearCall& c, const wo::Shape& s, const char* op) {
-  return wo::launch_small<Int4TiledWeights<T, G>, Act<Dtype>, Gemv>(ctx, int4_args(c), s, op);
+  return wo::launch_small<Int4TiledWeights<T, G>, Act<Dtype>, GemvLarge, GemvSmall>(ctx, int4_args(c), s, op);
 }
 
 template <int T, int Dtype>

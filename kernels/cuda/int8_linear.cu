@@ -1,6 +1,6 @@
 // CUDA int8 weight-only linear (torchao's int8_weight_only): y = (x · qᵀ) · scale[n] + bias[n], q
 // int8 row-major [n, k]. m <= 32: the weight-only tensor-core kernels with the policy of
-// int8_rows_policy.cuh (for m <= 16 the GEMV of weight_only_gemv.cuh or the block kernel of
+// int8_rows_policy.cuh (for m <= 8 the GEMV of weight_only_gemv.cuh or the block kernel of
 // weight_only_gemm.cuh as the geometries below say, then the block kernel);
 // larger m: w = dtype(q · scale) (rounded once) into a scratch buffer, then cuBLASLt with the bias.
 #include "../common/backend.h"
@@ -12,23 +12,18 @@ namespace cuda {
 
 namespace {
 
-// GEMV geometries (codes CT KS D B MinBlocks: weight_only_gemv.cuh) for m <= 8 and m <= 16 on wide and
-// narrow weights, the fastest of bench/native/gemv_probe.cu's sweep on an H100 (bench/NOTES.md); a
-// build may set others (CMake TAO_GEMV_TUNING).
-#ifndef TAO_GEMV_INT8_W8
-#define TAO_GEMV_INT8_W8 0
+// The m <= 8 kernels (weight_only_gemv.cuh: a GEMV geometry code, or 0 for the block kernel) for large
+// weights (2^25+ elements) and small ones, the fastest of bench/native/gemv_probe.cu's sweep on an H100
+// (bench/NOTES.md: the block kernel on 28672 x 4096 and 4096 x 14336, the GEMV CT1 KS4 D4 B2 on 4096 x 4096 and
+// 6144 x 4096); a build may set others (CMake TAO_GEMV_TUNING).
+#ifndef TAO_GEMV_INT8_LARGE
+#define TAO_GEMV_INT8_LARGE 0
 #endif
-#ifndef TAO_GEMV_INT8_N8
-#define TAO_GEMV_INT8_N8 18441
+#ifndef TAO_GEMV_INT8_SMALL
+#define TAO_GEMV_INT8_SMALL 14421
 #endif
-#ifndef TAO_GEMV_INT8_W16
-#define TAO_GEMV_INT8_W16 0
-#endif
-#ifndef TAO_GEMV_INT8_N16
-#define TAO_GEMV_INT8_N16 0
-#endif
-using Gemv = wo::GemvTuning<wo::GemvConfig<TAO_GEMV_INT8_W8>, wo::GemvConfig<TAO_GEMV_INT8_N8>, wo::GemvConfig<TAO_GEMV_INT8_W16>,
-                            wo::GemvConfig<TAO_GEMV_INT8_N16>>;
+using GemvLarge = wo::GemvConfig<TAO_GEMV_INT8_LARGE>;
+using GemvSmall = wo::GemvConfig<TAO_GEMV_INT8_SMALL>;
 
 // w[n][k] = dtype(q[n][k] · scale[n]), 8 values per thread (vec: k % 8 == 0, q 8-byte aligned) or one.
 template <int Dtype>
@@ -68,7 +63,7 @@ template <int Dtype>
 tao_status run(tao_ctx* ctx, const Int8LinearCall& c, const int8_t* q, int64_t ldq, const char* op) {
   const Int8Rows::Args a{q, (const uint16_t*)c.scale, c.n, c.k, ldq, Dtype == TAO_F16};
   const wo::Shape s{c.m, c.n, c.k, 0, 0, 0, c.x, c.bias, c.y, nullptr, nullptr};
-  return wo::launch_small<Int8Rows, Act<Dtype>, Gemv>(ctx, a, s, op);
+  return wo::launch_small<Int8Rows, Act<Dtype>, GemvLarge, GemvSmall>(ctx, a, s, op);
 }
 
 tao_status run_dtype(tao_ctx* ctx, const Int8LinearCall& c, const int8_t* q, int64_t ldq, const char* op) {
