@@ -141,6 +141,7 @@ tao_status launch_gemv(tao_ctx* ctx, const typename P::Args& a, Shape s, const c
   if constexpr (C::kBlockKernel) {
     return launch<P, A>(ctx, a, s, op);
   } else {
+    TAO_TRY(use_device(ctx, op));
     auto* kernel = weight_only_gemv_kernel<P, A, C::CT, C::KS, C::D, C::B, C::MinBlocks>;
     const GemvPlan plan = gemv_plan<P>(s.m, s.k, C::CT, C::KS, C::D);
     if (plan.smem > kGemvSmemBudget) return fail(TAO_ERR_INTERNAL, op, "the weight-only GEMV's x chunk does not fit shared memory");
@@ -156,7 +157,6 @@ tao_status launch_gemv(tao_ctx* ctx, const typename P::Args& a, Shape s, const c
 // kGemvLargeWeight elements or more) or Small, else the block kernel of weight_only_gemm.cuh.
 template <class P, class A, class Large, class Small>
 tao_status launch_small(tao_ctx* ctx, const typename P::Args& a, const Shape& s, const char* op) {
-  TAO_TRY(use_device(ctx, op));
   if (s.m > kGemvMaxRows) return launch<P, A>(ctx, a, s, op);
   if (s.n * s.k >= kGemvLargeWeight) return launch_gemv<P, A, Large>(ctx, a, s, op);
   return launch_gemv<P, A, Small>(ctx, a, s, op);
