@@ -165,9 +165,7 @@ using Int4Policy = tao::cuda::int4::Int4TiledWeights<8, 128>;
 using Bf16 = Act<TAO_BF16>;
 
 tao::cuda::int4::Int4TiledArgs args_of(const Problem& p, const Int4Policy*) {
-  const int group_shift = __builtin_ctz((unsigned)p.group), gs_shift = group_shift < 7 ? group_shift : 7;
-  return {p.dpacked, p.dsz, p.n, p.k / 128, group_shift, gs_shift, 128 >> gs_shift, (int32_t)(p.k / p.group - 1),
-          gs_shift == 5 ? 0xF : gs_shift == 6 ? 0xA : 0x8};
+  return tao::cuda::int4::int4_tiled_args(p.dpacked, p.dsz, p.n, p.k, p.k / 128, p.group);
 }
 Int8Rows::Args args_of(const Problem& p, const Int8Rows*) { return {p.dq, p.dscale, p.n, p.k, p.k, false}; }
 

@@ -16,7 +16,6 @@
 namespace tao {
 namespace cuda {
 
-
 namespace {
 
 using int4::Int4TiledArgs;
@@ -36,11 +35,7 @@ using GemvLarge = wo::GemvConfig<TAO_GEMV_INT4_LARGE>;
 using GemvSmall = wo::GemvConfig<TAO_GEMV_INT4_SMALL>;
 
 // The policy's arguments for call c.
-Int4TiledArgs int4_args(const Int4LinearCall& c) {
-  const int group_shift = __builtin_ctz((unsigned)c.group), gs_shift = group_shift < 7 ? group_shift : 7;
-  return {(const uint32_t*)c.packed, (const uint32_t*)c.sz, c.g.n, c.g.k_outer, group_shift, gs_shift, 128 >> gs_shift,
-          (int32_t)(c.g.k / c.group - 1), gs_shift == 5 ? 0xF : gs_shift == 6 ? 0xA : 0x8};
-}
+Int4TiledArgs int4_args(const Int4LinearCall& c) { return int4::int4_tiled_args(c.packed, c.sz, c.g.n, c.g.k, c.g.k_outer, c.group); }
 
 // The mma kernels (the GEMV up to m = 16, then the block kernel) with the group size a compile-time constant.
 template <int T, int Dtype, int G>

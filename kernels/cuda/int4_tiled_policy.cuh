@@ -38,6 +38,13 @@ struct Int4TiledArgs {
   int32_t ends;         // bit j: a group ends with span j of a step (0xF, 0xA or 0x8)
 };
 
+// The arguments of an n × k weight packed with k_outer blocks of k per n-tile, groups of `group`.
+inline Int4TiledArgs int4_tiled_args(const void* packed, const void* sz, int64_t n, int64_t k, int64_t k_outer, int64_t group) {
+  const int group_shift = __builtin_ctz((unsigned)group), gs_shift = group_shift < 7 ? group_shift : 7;
+  return {(const uint32_t*)packed, (const uint32_t*)sz, n, k_outer, group_shift, gs_shift, 128 >> gs_shift, (int32_t)(k / group - 1),
+          gs_shift == 5 ? 0xF : gs_shift == 6 ? 0xA : 0x8};
+}
+
 // G is the group size when known at compile time (the mma kernel instantiates each), or 0 to read it
 // from Args at run time (the wgmma kernel, whose per-step cost it does not change): with G known, the
 // group bookkeeping of a step (which spans end a group, where each (scale, zero) word lives) folds
