@@ -3,7 +3,7 @@
 //    takes the packed words into the mma as they are (weights exact, never rounded): for m <= 8 the
 //    GEMV (weight_only_gemv.cuh) or the block kernel (weight_only_gemm.cuh) as the geometries below
 //    say, the block kernel up to m = 32;
-//  - from m = 17 or 33 (by weight size) to 511 or 64 on Hopper (sm_90a builds): the wgmma kernel
+//  - from m = 17 or 33 (by weight size) to 512 or 64 on Hopper (sm_90a builds): the wgmma kernel
 //    (weight_wgmma_gemm.cuh, which states the bounds), the policy's fragments dequantized in registers
 //    to tinygemm's bf16 value (one bf16 fma, rounded once; then f16 for f16 x);
 //  - larger m, or m > 32 elsewhere: W is dequantized to that same value into a scratch buffer and the
@@ -22,14 +22,15 @@ using int4::Int4TiledArgs;
 using int4::Int4TiledWeights;
 
 // The m <= 8 kernels (weight_only_gemv.cuh: a GEMV geometry code, or 0 for the block kernel) for large
-// weights (2^25+ elements) and small ones, the fastest of bench/native/gemv_probe.cu's sweep on an H100
-// (bench/NOTES.md: the block kernel on 28672 x 4096 and 4096 x 14336, the GEMV CT2 KS4 D4 B2 on 4096 x 4096 and
-// 6144 x 4096); a build may set others (CMake TAO_GEMV_TUNING).
+// weights (2^25+ elements) and small ones, the choice of bench/native/gemv_probe.cu's clean-L2 sweep on
+// an H100 (bench/NOTES.md, session 6: the block kernel on 28672 x 4096 and 4096 x 14336, the GEMV CT1 KS8
+// D4 B2 on 4096 x 4096 and 6144 x 4096, within 8 % of each shape's fastest); a build may set others
+// (CMake TAO_GEMV_TUNING).
 #ifndef TAO_GEMV_INT4_LARGE
 #define TAO_GEMV_INT4_LARGE 0
 #endif
 #ifndef TAO_GEMV_INT4_SMALL
-#define TAO_GEMV_INT4_SMALL 24421
+#define TAO_GEMV_INT4_SMALL 18421
 #endif
 using GemvLarge = wo::GemvConfig<TAO_GEMV_INT4_LARGE>;
 using GemvSmall = wo::GemvConfig<TAO_GEMV_INT4_SMALL>;

@@ -13,14 +13,14 @@ namespace cuda {
 namespace {
 
 // The m <= 8 kernels (weight_only_gemv.cuh: a GEMV geometry code, or 0 for the block kernel) for large
-// weights (2^25+ elements) and small ones, the fastest of bench/native/gemv_probe.cu's sweep on an H100
-// (bench/NOTES.md: the block kernel on 28672 x 4096 and 4096 x 14336, the GEMV CT1 KS4 D4 B2 on 4096 x 4096 and
-// 6144 x 4096); a build may set others (CMake TAO_GEMV_TUNING).
+// weights (2^25+ elements) and small ones, the choice of bench/native/gemv_probe.cu's clean-L2 sweep on
+// an H100 (bench/NOTES.md, session 6: the block kernel on all four shapes); a build may set others (CMake
+// TAO_GEMV_TUNING).
 #ifndef TAO_GEMV_INT8_LARGE
 #define TAO_GEMV_INT8_LARGE 0
 #endif
 #ifndef TAO_GEMV_INT8_SMALL
-#define TAO_GEMV_INT8_SMALL 14421
+#define TAO_GEMV_INT8_SMALL 0
 #endif
 using GemvLarge = wo::GemvConfig<TAO_GEMV_INT8_LARGE>;
 using GemvSmall = wo::GemvConfig<TAO_GEMV_INT8_SMALL>;
