@@ -198,7 +198,8 @@ describe("gptqQuantize (the native solve)", () => {
   });
 
   test.skipIf(!hasCuda)(cudaTest("cuda:0 gives the CPU's bits (same factor; all cases at 2, 3, 4 and 8 bits, a dead input, bf16 and f16 weights)"), () => {
-    for (const [n, k, groupSize, blockSize, actOrder, staticGroups, bits] of cases) {
+    // (width, not bits: the helper bits() compares the tensors' bit patterns below)
+    for (const [n, k, groupSize, blockSize, actOrder, staticGroups, width] of cases) {
       const x = correlatedInputs(2 * k, k, n + k);
       for (let t = 0; t < 2 * k; t++) x[t * k + 5] = 0;
       using hc = hessianTensor(hessianOf(x, k), k);
@@ -210,7 +211,7 @@ describe("gptqQuantize (the native solve)", () => {
           using w32 = fromArray(weightValues(n, k, k), { shape: [n, k] });
           using wc = w32.cast(dtype);
           using wg = wc.to("cuda:0");
-          const opts = { groupSize, blockSize, bits, staticGroups: actOrder || staticGroups };
+          const opts = { groupSize, blockSize, bits: width, staticGroups: actOrder || staticGroups };
           const cc = gptqQuantize(wc, hc, fc, opts), cg = gptqQuantize(wg, hg, fg, opts);
           try {
             for (const key of ["q", "scale", "zero"] as const) expect(bits(cg[key])).toEqual(bits(cc[key]));
