@@ -12,6 +12,7 @@ import {
   registerQuantizedLinear, quantizeAffine, TaoError, TensorCoreTiledLayout, zeros, ZeroPointDomain, type DType,
   type Layout, type PlainForm, type QuantConfig, type QuantScheme, type Tensor,
 } from "../lib/index.ts";
+import { quantTarget } from "../lib/dtypes/affine_quantized_tensor.ts";
 import { bits, devices, freshSeed, hasCuda, mismatches, noCudaReason, quantizedLinearMisses } from "./helpers.ts";
 
 if (!hasCuda) console.log(`aqt.test.ts: cuda:0 cases skipped: ${noCudaReason}`);
@@ -76,9 +77,9 @@ function reference(w: Tensor, scheme: QuantScheme): PlainForm {
  * tensor-core-tiled layout's values are tinygemm's bf16 dequantization, cast to `dtype`.
  */
 function dense(ref: PlainForm, aqt: AffineQuantizedTensor, dtype: DType): Tensor {
-  const { blockSize, targetDtype, zeroPointDomain } = aqt.params;
+  const { blockSize, zeroPointDomain } = aqt.params;
   const outputDtype = aqt.layout.name === "tensor_core_tiled" ? "bf16" : dtype;
-  const w = dequantizeAffine(ref.data, blockSize, ref.scale, ref.zeroPoint, targetDtype, { zeroPointDomain, outputDtype });
+  const w = dequantizeAffine(ref.data, blockSize, ref.scale, ref.zeroPoint, quantTarget(aqt.params, "dense"), { zeroPointDomain, outputDtype });
   if (w.dtype === dtype) return w;
   using bf16 = w;
   return bf16.cast(dtype);

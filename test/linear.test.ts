@@ -63,7 +63,7 @@ for (const device of ["cpu", "cuda:0"]) {
         using x = draw([m, k], dtype, 3 * c), w = draw([n, k], dtype, 3 * c + 1), b = draw([n], dtype, 3 * c + 2);
         for (const bias of [b, null]) {
           using y = linear(x, w, bias);
-          expect([y.dtype, y.device, y.shape]).toEqual([dtype, device, [m, n]]);
+          expect<unknown[]>([y.dtype, y.device, y.shape]).toEqual([dtype, device, [m, n]]);
           for (const miss of misses(y, x, w, bias)) failures.push(`M=${m} N=${n} K=${k} bias=${bias !== null}: ${miss}`);
         }
       });

@@ -1,6 +1,6 @@
 // nn: Module trees (names, parameters, state dicts, devices, disposal, replacement), Linear, Sequential.
 import { describe, expect, test } from "bun:test";
-import { fromArray, Linear, linear, Module, randn, Sequential, TaoError, zeros, type Tensor } from "../lib/index.ts";
+import { fromArray, int8WeightOnly, Linear, linear, Module, quantize, randn, Sequential, TaoError, Tensor, zeros, type Parameter } from "../lib/index.ts";
 import { freshSeed, hasCuda, noCudaReason } from "./helpers.ts";
 
 /** Two Linears: fc1 4 -> 6, fc2 6 -> 4 (no bias). */
@@ -48,7 +48,12 @@ function taoMessage(fn: () => unknown): string {
   throw new Error("expected a TaoError, nothing was thrown");
 }
 
-const values = (t: Tensor) => Array.from(t.toArray());
+// The values of a parameter that must be a plain tensor (these nets are not quantized).
+const plain = (p: Parameter | null): Tensor => {
+  if (!(p instanceof Tensor)) throw new Error(`expected a plain tensor, got ${p === null ? "null" : p.layout.name}`);
+  return p;
+};
+const values = (p: Parameter | null) => Array.from(plain(p).toArray());
 
 describe("Module tree", () => {
   const seed = freshSeed();
@@ -145,6 +150,14 @@ describe("state dicts", () => {
     net.loadStateDict({ scale: fine }, { strict: false });
     expect(values(net.getParameter("scale")!)).toEqual([1, 1, 1]);
   });
+
+  test("a quantized value (a quantized net's stateDict) is a TaoError naming its layout; nothing is copied", () => {
+    using q = new Linear(64, 8, { seed }), dense = new Linear(64, 8, { seed: seed + 1 });
+    quantize(q, int8WeightOnly());
+    const before = values(dense.weight);
+    expect(taoMessage(() => dense.loadStateDict(q.stateDict()))).toMatch(/weight: the state dict holds a quantized weight \(plain layout\)/);
+    expect(values(dense.weight)).toEqual(before);
+  });
 });
 
 describe("forward, devices, disposal, replacement", () => {
@@ -198,7 +211,7 @@ describe("forward, devices, disposal, replacement", () => {
   });
 
   test("dispose (and using) disposes every parameter", () => {
-    let kept: Tensor[];
+    let kept: Parameter[];
     {
       using net = new Net(seed);
       kept = net.parameters();

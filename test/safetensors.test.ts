@@ -135,7 +135,7 @@ describe("round trip", () => {
       const path = join(dir, "model.safetensors");
       writeSafetensors(path, tensors, { framework: "tao" });
       const expected = serializeSafetensors(tensors, { framework: "tao" });
-      expect(new Uint8Array(readFileSync(path))).toEqual(expected);
+      expect<Uint8Array>(new Uint8Array(readFileSync(path))).toEqual(expected);
       const back = readSafetensors(path);
       expect(back.metadata).toEqual({ framework: "tao" });
       for (const [n, t] of Object.entries(tensors)) {

@@ -41,7 +41,7 @@ describe.each(devices)("tensors on %s", (device) => {
     expect(z.shape).toEqual([3, 5]);
     expect(z.numel).toBe(15);
     expect(z.nbytes).toBe(30);
-    expect(z.device).toBe(device);
+    expect<string>(z.device).toBe(device);
     expect([...z.toArray()]).toEqual(new Array(15).fill(0));
     using e = empty([2, 0, 4], { dtype: "i32", device });
     expect(e.numel).toBe(0);
@@ -138,7 +138,7 @@ describe.each(devices)("tensors on %s", (device) => {
     expect(host.toArray()).toEqual(t.toArray());
     for (const target of devices) {
       const u = host.to(target);
-      expect(u.device).toBe(target);
+      expect<string>(u.device).toBe(target);
       expect(u === host).toBe(target === "cpu");
       expect(u.toArray()).toEqual(t.toArray());
       if (u !== host) u.dispose();

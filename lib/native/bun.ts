@@ -22,6 +22,6 @@ export const adapter: Adapter = {
     const raw = dlopen(path, decls).symbols as unknown as Record<string, (...a: unknown[]) => unknown>;
     return bind(raw, pointer, String);
   },
-  addressOf: (view) => BigInt(ptr(view)),
+  addressOf: (view) => BigInt(ptr(view as DataView)), // every ArrayBufferView is a TypedArray or a DataView
   env: (name) => process.env[name],
 };

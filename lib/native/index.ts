@@ -6,13 +6,12 @@ import { ErrorCode, setLastErrorSource, TaoError } from "../errors.ts";
 import type { Adapter, NativeFunctions } from "./symbols.ts";
 
 /** "deno" when running under Deno, else "bun". */
-export const runtime: "bun" | "deno" = typeof Deno !== "undefined" ? "deno" : "bun";
+export const runtime: "bun" | "deno" = "Deno" in globalThis ? "deno" : "bun";
 
-// A non-literal specifier keeps Deno's type checker away from the bun:ffi module.
-const BUN_ADAPTER = "./bun.ts";
-const adapter: Adapter = runtime === "deno"
-  ? (await import("./deno.ts")).adapter
-  : (await import(BUN_ADAPTER)).adapter;
+// Non-literal specifiers keep each type checker away from the other runtime's FFI module (tsc from
+// deno.ts, Deno from bun:ffi); `npm run test:deno` checks deno.ts with Deno's own types.
+const BUN_ADAPTER = "./bun.ts", DENO_ADAPTER = "./deno.ts";
+const adapter: Adapter = (await import(runtime === "deno" ? DENO_ADAPTER : BUN_ADAPTER)).adapter;
 
 /** Path of the opened library. */
 export const libraryPath: string = adapter.env("TAO_LIB") ??

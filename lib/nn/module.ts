@@ -103,11 +103,11 @@ export abstract class Module {
    * Copies the values of `dict` (qualified name -> tensor, as stateDict gives) into the existing
    * parameters, moving them across devices where needed. Every shape and dtype is checked before
    * anything is copied. strict (default): a parameter missing from `dict` or a key of `dict` that
-   * names no parameter is a TaoError; otherwise both are only reported. A quantized parameter
-   * cannot be loaded this way (a TaoError): quantized checkpoints load with loadInto.
+   * names no parameter is a TaoError; otherwise both are only reported. A quantized parameter or
+   * value cannot be loaded this way (a TaoError): quantized checkpoints load with loadInto.
    */
   loadStateDict(
-    dict: Readonly<Record<string, Tensor>>,
+    dict: Readonly<Record<string, Parameter>>,
     opts: { strict?: boolean } = {},
   ): { missingKeys: string[]; unexpectedKeys: string[] } {
     const op = "Module.loadStateDict";
@@ -120,7 +120,9 @@ export abstract class Module {
     const pairs = Object.entries(own).flatMap(([k, param]) => {
       if (!Object.hasOwn(dict, k)) return [];
       if (!(param instanceof Tensor)) throw invalid(op, `${k} is a quantized weight (${param.layout.name} layout)`);
-      return [[k, param, dict[k]!] as const];
+      const value = dict[k]!;
+      if (!(value instanceof Tensor)) throw invalid(op, `${k}: the state dict holds a quantized weight (${value.layout.name} layout)`);
+      return [[k, param, value] as const];
     });
     for (const [k, param, value] of pairs) {
       if (value.dtype !== param.dtype || value.shape.join() !== param.shape.join()) {
