@@ -1,5 +1,5 @@
 // Hopper bulk tensor copies (TMA, sm_90) completing on shared-memory mbarriers, and the host side
-// that encodes a tensor map: the producer half of the warp-specialized kernels.
+// that encodes a tensor map: the copy side of the pipelined wgmma kernel (weight_wgmma_gemm.cuh).
 #pragma once
 #include <cuda.h>
 #include <cuda_runtime.h>
