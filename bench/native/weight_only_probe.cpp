@@ -5,6 +5,7 @@
 //   weight_only_probe quick   the two large shapes at m = 1, 16, 64
 //   weight_only_probe m1      the four shapes at m = 1
 //   weight_only_probe mid     the four shapes at m = 32 .. 1024
+//   weight_only_probe big     the four shapes at m = 256 .. 4096
 //   weight_only_probe once N K M   one call of each at one size (for a profiler)
 // Outputs are poisoned (NaN) before each call; any unwritten or non-finite value fails.
 #include <math.h>
@@ -278,6 +279,10 @@ int main(int argc, char** argv) {
   }
   if (!strcmp(mode, "mid")) {  // the four shapes where the wgmma kernel and cuBLASLt meet
     time_all(g, {{6144, 4096}, {4096, 4096}, {28672, 4096}, {4096, 14336}}, {32, 64, 128, 256, 512, 1024}, 30);
+    return 0;
+  }
+  if (!strcmp(mode, "big")) {  // the four shapes where tensor cores must keep up with cuBLAS
+    time_all(g, {{6144, 4096}, {4096, 4096}, {28672, 4096}, {4096, 14336}}, {256, 512, 1024, 2048, 4096}, 20);
     return 0;
   }
   if (!strcmp(mode, "quick")) {

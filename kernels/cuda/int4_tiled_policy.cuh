@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "mma.cuh"
+#include "tma.cuh"
 
 namespace tao {
 namespace cuda {
@@ -116,6 +117,58 @@ struct Int4TiledWeights {
       const uint64_t off = (uint64_t)gi * (uint32_t)a.n;
       r.sa[i] = __ldg(cur.sa + off);
       r.sb[i] = __ldg(cur.sb + off);
+    }
+  }
+
+  // Staged by the bulk tensor copy engine (the wgmma kernel, weight_wgmma_gemm.cuh): a step of 16
+  // n-tiles (128 output columns) × 128 k is 16 rows of 128 packed words — an n-tile's row of the
+  // packed tensor holds its words in k order, 128 per step — and a.groups rows of 128 (scale, zero)
+  // words, both copied as boxes of 2-D tensor maps, zeros past n and k.
+  static constexpr int kStagedWordBytes = 16 * 128 * 4;
+  static constexpr int kStagedGroupBytes = 4 * 128 * 4;  // room for 4 groups a step (group 32)
+  static __host__ __device__ uint32_t staged_bytes(const Args& a) { return kStagedWordBytes + (uint32_t)a.groups * 128 * 4; }
+  // The tensor maps of the packed words ([n / 8] rows of k_outer · 16T words) and of the (scale,
+  // zero) words ([k / group] rows of n words): host side; returns a CUDA error code and what failed.
+  static CUresult staged_maps(const Args& a, CUtensorMap* word_map, CUtensorMap* group_map, const char** what) {
+    const uint64_t row_words = (uint64_t)a.k_outer * 16 * T;
+    const CUresult e = tma::encode_2d(word_map, CU_TENSOR_MAP_DATA_TYPE_UINT32, a.packed, (uint64_t)a.n / 8, row_words, row_words * 4, 16, 128,
+                                      CU_TENSOR_MAP_SWIZZLE_NONE, what);
+    if (e != CUDA_SUCCESS) return e;
+    return tma::encode_2d(group_map, CU_TENSOR_MAP_DATA_TYPE_UINT32, a.sz, (uint64_t)a.last_group + 1, (uint64_t)a.n, (uint64_t)a.n * 4,
+                          (uint32_t)a.groups, 128, CU_TENSOR_MAP_SWIZZLE_NONE, what);
+  }
+  // Copies the step at k0 (a multiple of 128) of the 128 columns from c0 (a multiple of 128) into
+  // `words` and `groups` (shared addresses), completing `bar`'s transaction bytes.
+  static __device__ __forceinline__ void copy_staged(const Args& a, const CUtensorMap* word_map, const CUtensorMap* group_map, int64_t k0,
+                                                     int64_t c0, uint32_t dst_words, uint32_t dst_groups, uint32_t bar) {
+    tma::load_2d(dst_words, word_map, (int32_t)k0, (int32_t)(c0 / 8), bar);
+    tma::load_2d(dst_groups, group_map, (int32_t)c0, (int32_t)(k0 >> group_shift(a)), bar);
+  }
+  // The lane's words of warp w's two n-tiles (2w, 2w + 1) and their (scale, zero) words from a staged step.
+  static __device__ __forceinline__ void staged(const Args& a, const uint32_t* word_tile, const uint32_t* group_tile, int w, int lane, Raw& r) {
+    constexpr int per = T / 2;  // words per lane per k-outer block of 16T k
+    const uint32_t* wa = word_tile + 2 * w * 128 + lane * per;
+#pragma unroll
+    for (int c = 0; c < 4 / per; ++c) {  // the step's k-outer blocks, 32·per words apart
+      if constexpr (per == 4) {
+        const uint4 va = *(const uint4*)wa, vb = *(const uint4*)(wa + 128);
+        r.wa[0] = va.x, r.wa[1] = va.y, r.wa[2] = va.z, r.wa[3] = va.w;
+        r.wb[0] = vb.x, r.wb[1] = vb.y, r.wb[2] = vb.z, r.wb[3] = vb.w;
+      } else if constexpr (per == 2) {
+        const uint2 va = *(const uint2*)(wa + 64 * c), vb = *(const uint2*)(wa + 128 + 64 * c);
+        r.wa[2 * c] = va.x, r.wa[2 * c + 1] = va.y;
+        r.wb[2 * c] = vb.x, r.wb[2 * c + 1] = vb.y;
+      } else {
+        r.wa[c] = wa[32 * c];
+        r.wb[c] = wa[128 + 32 * c];
+      }
+    }
+    const uint32_t* g = group_tile + 16 * w + lane / 4;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      if (i >= groups(a)) break;
+      r.sa[i] = g[128 * i];
+      r.sb[i] = g[128 * i + 8];
     }
   }
 

@@ -35,9 +35,10 @@ int compute_capability(int device) {
 }
 
 namespace wg {
-bool wgmma_usable(tao_ctx* ctx, const void* x, const void* y, int64_t m, int64_t n, int64_t k) {
+bool wgmma_usable(tao_ctx* ctx, const void* x, const void* y, const void* w, const void* groups, int64_t m, int64_t n, int64_t k) {
 #if defined(TAO_HAVE_SM90A)
-  return compute_capability(ctx->device) == 90 && aligned_to(x, 16) && aligned_to(y, 16) && n % 8 == 0 && k % 8 == 0 &&
+  return compute_capability(ctx->device) == 90 && aligned_to(x, 16) && aligned_to(y, 16) && aligned_to(w, 16) &&
+         aligned_to(groups, 16) && n % 8 == 0 && k % 8 == 0 &&
          m * k < (int64_t(1) << 31) - 16 * k;
 #else
   return false;

@@ -1,5 +1,6 @@
 // Hopper bulk tensor copies (TMA, sm_90) completing on shared-memory mbarriers, and the host side
-// that encodes a tensor map: the copy side of the pipelined wgmma kernel (weight_wgmma_gemm.cuh).
+// that encodes tensor maps: the copy side of the pipelined wgmma kernel (weight_wgmma_gemm.cuh) and
+// of the weight policies it stages (int4_tiled_policy.cuh).
 #pragma once
 #include <cuda.h>
 #include <cuda_runtime.h>
@@ -37,12 +38,12 @@ __device__ __forceinline__ void load_2d(uint32_t dst, const CUtensorMap* map, in
                : "memory");
 }
 
-// Encodes the tensor map of a row-major [rows, cols] matrix of 16-bit elements at `base` (16-byte
-// aligned, cols a multiple of 8), copied in boxes of box_rows × 64 columns (128 bytes) with the
-// 128-byte swizzle wgmma's K-major B descriptors read (wgmma.cuh). The driver's encoder is looked
-// up once through the runtime. Returns a CUDA error code (CUDA_SUCCESS on success) and a message.
-inline CUresult encode_rows_swizzle128(CUtensorMap* map, const void* base, uint64_t rows, uint64_t cols, uint32_t box_rows,
-                                       const char** what) {
+// Encodes the tensor map of a row-major [rows, cols] matrix of `type` elements at `base` (16-byte
+// aligned, row_bytes apart, a multiple of 16), copied in boxes of box_rows × box_cols with `swizzle`.
+// The driver's encoder is looked up once through the runtime. Returns a CUDA error code
+// (CUDA_SUCCESS on success) and what failed.
+inline CUresult encode_2d(CUtensorMap* map, CUtensorMapDataType type, const void* base, uint64_t rows, uint64_t cols,
+                          uint64_t row_bytes, uint32_t box_rows, uint32_t box_cols, CUtensorMapSwizzle swizzle, const char** what) {
   using Encode = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*, const cuuint64_t*,
                               const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave, CUtensorMapSwizzle,
                               CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
@@ -58,12 +59,19 @@ inline CUresult encode_rows_swizzle128(CUtensorMap* map, const void* base, uint6
     }
     encode = (Encode)fn;
   }
-  const cuuint64_t dims[2] = {cols, rows}, strides[1] = {cols * 2};
-  const cuuint32_t box[2] = {64, box_rows}, elem_strides[2] = {1, 1};
+  const cuuint64_t dims[2] = {cols, rows}, strides[1] = {row_bytes};
+  const cuuint32_t box[2] = {box_cols, box_rows}, elem_strides[2] = {1, 1};
   *what = "cuTensorMapEncodeTiled";
-  return encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 2, const_cast<void*>(base), dims, strides, box, elem_strides,
-                CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  return encode(map, type, 2, const_cast<void*>(base), dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
+                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+}
+
+// The tensor map of a row-major [rows, cols] matrix of 16-bit elements (cols a multiple of 8), in
+// boxes of box_rows × 64 columns (128 bytes) with the 128-byte swizzle wgmma's K-major B descriptors
+// read (wgmma.cuh).
+inline CUresult encode_rows_swizzle128(CUtensorMap* map, const void* base, uint64_t rows, uint64_t cols, uint32_t box_rows,
+                                       const char** what) {
+  return encode_2d(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, base, rows, cols, cols * 2, box_rows, 64, CU_TENSOR_MAP_SWIZZLE_128B, what);
 }
 
 }  // namespace tma

@@ -4,18 +4,21 @@
 // Roles as in weight_only_gemm.cuh: the weight is A (64 output columns per warpgroup, each warp's 16
 // columns in mma.m16n8k16's A-fragment layout, which tinygemm's packing already is) and x is B
 // (MT rows of x per block as wgmma's N). A block is two warpgroups: 128 output columns × MT rows of x.
-// The x tiles (128 k per step) come by the bulk tensor copy engine (tma.cuh) in wgmma's 128-byte-
-// swizzled K-major form, zeros past m and k, into kStages stages handed over by full/empty
-// mbarriers, so the warps never meet at a block-wide barrier per step: thread 0 issues the copy of
-// step i + kStages − 2 at step i (into the stage of step i − 2, which every warp released at step
-// i − 1). Each warp loads its own packed weights two steps ahead into registers, dequantizes a step
-// (the weight value the policy defines, rounded once to the dtype) while the previous step's 8
-// wgmmas run, releases a stage once the wgmmas that read it are done, and keeps the accumulators in
-// registers. Split-K (split_k.cuh) when the tiles do not fill the chip.
+// Every operand of a 128-k step arrives by the bulk tensor copy engine (tma.cuh): the x tile in
+// wgmma's 128-byte-swizzled K-major form and the step's packed weights and (scale, zero) words as the
+// policy stages them, zeros past m, n and k, into stages<MT>() stages handed over by full/empty
+// mbarriers, so the warps never meet at a block-wide barrier and issue no global loads: thread 0
+// issues the copies of step i + S − 2 at step i (into the stage of step i − 2, which every warp
+// released at step i − 1). While a step's 8 wgmmas run, each warp reads the next step's words from
+// shared memory and dequantizes them (the weight value the policy defines, rounded once to the
+// dtype) into the other set of fragments; it releases a stage once the wgmmas that read its x tile
+// are done, and keeps the accumulators in registers. Split-K (split_k.cuh) when the tiles do not
+// fill the chip.
 //
-// A weight policy P provides what weight_only_gemm.cuh asks (Args, Raw, Cursor, cursor, load,
-// col_scale) and fragment<A>(args, raw, j, t, a): the A fragment of k-tile t of span j (k = 32j +
-// 16t .. + 16 of the step) for the lane's two rows, dequantized and rounded to A's dtype.
+// A weight policy P provides Args, Raw and col_scale (as weight_only_gemm.cuh asks), the staging
+// (staged_bytes, staged_maps, copy_staged, staged; kStagedWordBytes + kStagedGroupBytes of room a
+// stage) and fragment<A>(args, raw, j, t, a): the A fragment of k-tile t of span j (k = 32j + 16t ..
+// + 16 of the step) for the lane's two rows, dequantized and rounded to A's dtype.
 #pragma once
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,32 +40,44 @@ constexpr int kWarps = 8;
 constexpr int kThreads = 32 * kWarps;
 constexpr int kCols = 16 * kWarps;  // output columns per block
 constexpr int kStepK = 128;         // k per step
-constexpr int kStages = 4;          // x tiles in shared memory (5 or 8 measured no faster, bench/NOTES.md)
 
 // Bytes of one staged x tile: two 64-k halves of MT rows × 128 bytes.
 template <int MT>
-constexpr int tile_bytes() {
+constexpr int x_tile_bytes() {
   return 2 * MT * 128;
 }
-// Shared memory: kStages x tiles (1024-aligned), then full[kStages] and empty[kStages] mbarriers.
-template <int MT>
+// A stage: the x tile (1024-aligned for the swizzle), then the policy's words and groups.
+template <class P, int MT>
+constexpr int stage_bytes() {
+  return (x_tile_bytes<MT>() + P::kStagedWordBytes + P::kStagedGroupBytes + 1023) / 1024 * 1024;
+}
+// Stages: as many as fit next to the barriers in the 227 KB a block may have (5 at MT = 128, 8 at 64).
+template <class P, int MT>
+constexpr int stages() {
+  return std::min(8, (227 * 1024 - 2048) / stage_bytes<P, MT>());
+}
+// Shared memory: the stages (from a 1024-aligned base), then full[S] and empty[S] mbarriers.
+template <class P, int MT>
 constexpr int smem_bytes() {
-  return kStages * tile_bytes<MT>() + 16 * kStages + 1024;
+  return stages<P, MT>() * stage_bytes<P, MT>() + 16 * stages<P, MT>() + 1024;
 }
 
 __device__ __forceinline__ uint32_t shared_address(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
 // Block (column block cb, split sp, row block rb), row blocks fastest so the blocks reading one
-// weight tile run together and share it through L2. xmap: x [m, k] in boxes of MT rows × 64 k.
+// weight tile run together and share it through L2. xmap: x [m, k] in boxes of MT rows × 64 k;
+// word_map, group_map: the policy's.
 template <class P, int Dtype, int MT>
-__global__ void __launch_bounds__(kThreads, 1) weight_wgmma_kernel(const __grid_constant__ CUtensorMap xmap, const typename P::Args a,
-                                                                   const wo::Shape s) {
+__global__ void __launch_bounds__(kThreads, 1)
+    weight_wgmma_kernel(const __grid_constant__ CUtensorMap xmap, const __grid_constant__ CUtensorMap word_map,
+                        const __grid_constant__ CUtensorMap group_map, const typename P::Args a, const wo::Shape s) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  constexpr int S = kStages;
+  constexpr int S = stages<P, MT>();
   using A = Act<Dtype>;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t smem = (shared_address(smem_raw) + 1023) & ~1023u;
-  const uint32_t full = smem + S * tile_bytes<MT>(), empty = full + 8 * S;
+  uint8_t* const smem_ptr = smem_raw + (smem - shared_address(smem_raw));
+  const uint32_t full = smem + S * stage_bytes<P, MT>(), empty = full + 8 * S;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   if (threadIdx.x == 0) {
     for (int st = 0; st < S; ++st) {
@@ -78,64 +93,64 @@ __global__ void __launch_bounds__(kThreads, 1) weight_wgmma_kernel(const __grid_
   const int64_t c0 = cb * kCols, r0 = (int64_t)rb * MT;
   const int64_t k_begin = sp * s.split_k, k_end = min(s.k, k_begin + s.split_k);
   const int steps = (int)((k_end - k_begin + kStepK - 1) / kStepK);
-  auto tile = [&](int step) { return smem + (uint32_t)(step % S) * tile_bytes<MT>(); };
-  const int64_t col0 = c0 + 16 * warp;
+  // Stage st: x tile, then the words and groups.
+  auto x_tile = [&](int step) { return smem + (uint32_t)(step % S) * stage_bytes<P, MT>(); };
+  auto staged_words = [&](int step) { return x_tile(step) + x_tile_bytes<MT>(); };
+  auto staged_groups = [&](int step) { return staged_words(step) + P::kStagedWordBytes; };
+  auto at = [&](uint32_t address) { return (const uint32_t*)(smem_ptr + (address - smem)); };
   uint32_t acc[MT / 2];  // f32 bits
 #pragma unroll
   for (int i = 0; i < MT / 2; ++i) acc[i] = 0u;
 
-  // Step i's x tile into stage i % S (thread 0; the stage's previous step, i − S, was released).
+  // Step i's operands into stage i % S (thread 0; the stage's previous step, i − S, was released).
+  const uint32_t step_bytes = x_tile_bytes<MT>() + P::staged_bytes(a);
   auto copy = [&](int i) {
     const uint32_t st = (uint32_t)(i % S);
     if (i >= S) tma::wait(empty + 8 * st, (uint32_t)((i / S - 1) & 1));
-    tma::arrive_expect_tx(full + 8 * st, tile_bytes<MT>());
-    const int32_t k0 = (int32_t)(k_begin + (int64_t)i * kStepK);
-    tma::load_2d(tile(i), &xmap, k0, (int32_t)r0, full + 8 * st);
-    tma::load_2d(tile(i) + MT * 128, &xmap, k0 + 64, (int32_t)r0, full + 8 * st);
+    tma::arrive_expect_tx(full + 8 * st, step_bytes);
+    const int64_t k0 = k_begin + (int64_t)i * kStepK;
+    tma::load_2d(x_tile(i), &xmap, (int32_t)k0, (int32_t)r0, full + 8 * st);
+    tma::load_2d(x_tile(i) + MT * 128, &xmap, (int32_t)k0 + 64, (int32_t)r0, full + 8 * st);
+    P::copy_staged(a, &word_map, &group_map, k0, c0, staged_words(i), staged_groups(i), full + 8 * st);
   };
   if (threadIdx.x == 0)
     for (int i = 0; i < S - 2 && i < steps; ++i) copy(i);
-  // Warps past n still take part in the warpgroup's wgmmas (on the last columns' weights); their
-  // results are never stored.
-  const int64_t load_col = min(col0, (s.n - 1) / 16 * 16);
-  const typename P::Cursor cur = P::cursor(a, load_col, k_begin, lane);
-  typename P::Raw raw[2];
   uint32_t frag[2][8][4];
-  auto dequantize = [&](const typename P::Raw& r, uint32_t(&f)[8][4]) {
+  // Waits for step i's stage and dequantizes its weights into f.
+  auto dequantize = [&](int i, uint32_t(&f)[8][4]) {
+    tma::wait(full + 8 * (uint32_t)(i % S), (uint32_t)((i / S) & 1));
+    typename P::Raw r;
+    P::staged(a, at(staged_words(i)), at(staged_groups(i)), warp, lane, r);
 #pragma unroll
     for (int j = 0; j < 4; ++j)
 #pragma unroll
       for (int t = 0; t < 2; ++t) P::template fragment<A>(a, r, j, t, f[2 * j + t]);
   };
-  // One step: wait for its x tile, run its 8 wgmmas on fragments f; once the previous step's wgmmas
-  // are done, release that step's stage, start a copy, dequantize the next step into the other
-  // fragments and load the step after.
-  auto step = [&](int i, uint32_t(&f)[8][4], uint32_t(&next)[8][4], typename P::Raw& r) {
-    tma::wait(full + 8 * (uint32_t)(i % S), (uint32_t)((i / S) & 1));
+  // One step: run its 8 wgmmas on fragments f (its stage has landed: dequantize waited for it); once
+  // the previous step's wgmmas are done, release that step's stage, start a copy and dequantize the
+  // next step into the other fragments.
+  auto step = [&](int i, uint32_t(&f)[8][4], uint32_t(&next)[8][4]) {
     wgmma::fence();
 #pragma unroll
     for (int kt = 0; kt < 8; ++kt)
-      wgmma::Mma<Dtype, MT>::mma(acc, f[kt], wgmma::desc_b128(tile(i) + (kt / 4) * MT * 128 + (kt % 4) * 32));
+      wgmma::Mma<Dtype, MT>::mma(acc, f[kt], wgmma::desc_b128(x_tile(i) + (kt / 4) * MT * 128 + (kt % 4) * 32));
     wgmma::commit();
     wgmma::wait<1>();
     if (i > 0 && lane == 0) tma::arrive(empty + 8 * (uint32_t)((i - 1) % S));
     if (threadIdx.x == 0 && i + S - 2 < steps) copy(i + S - 2);
-    if (i + 1 < steps) dequantize(r, next);
-    if (i + 3 < steps) P::load(a, cur, i + 3, r);
+    if (i + 1 < steps) dequantize(i + 1, next);
   };
-  P::load(a, cur, 0, raw[0]);
-  if (steps > 1) P::load(a, cur, 1, raw[1]);
-  dequantize(raw[0], frag[0]);
-  if (steps > 2) P::load(a, cur, 2, raw[0]);
+  dequantize(0, frag[0]);
   for (int i = 0; i < steps; i += 2) {
-    step(i, frag[0], frag[1], raw[1]);
-    if (i + 1 < steps) step(i + 1, frag[1], frag[0], raw[0]);
+    step(i, frag[0], frag[1]);
+    if (i + 1 < steps) step(i + 1, frag[1], frag[0]);
   }
   wgmma::wait<0>();
 #pragma unroll
   for (int e = 0; e < MT / 2; ++e) wgmma::fence_operand(acc[e]);
 
   // acc[4j + e]: output column col0 + g + 8(e / 2) of x row r0 + 8j + 2q + e % 2.
+  const int64_t col0 = c0 + 16 * warp;
   const int g = lane / 4, q = lane % 4;
   if (s.splits > 1) {
 #pragma unroll
@@ -152,9 +167,9 @@ __global__ void __launch_bounds__(kThreads, 1) weight_wgmma_kernel(const __grid_
     return;
   }
   // y through shared memory ([MT][kCols + 8] of the dtype), stored as 16-byte rows of 8 columns.
-  __syncthreads();  // every warp is done with the x tiles (all copies have landed)
+  __syncthreads();  // every warp is done with the stages (all copies have landed)
   constexpr int kPitch = kCols + 8;
-  uint16_t* out = (uint16_t*)(smem_raw + (smem - shared_address(smem_raw)));
+  uint16_t* out = (uint16_t*)smem_ptr;
 #pragma unroll
   for (int j = 0; j < MT / 8; ++j)
 #pragma unroll
@@ -175,16 +190,21 @@ __global__ void __launch_bounds__(kThreads, 1) weight_wgmma_kernel(const __grid_
 }
 
 // Whether the wgmma kernel can serve a call on ctx's device: a build with sm_90a code, a compute
-// capability 9.0 device, x and y 16-byte aligned, k and n multiples of 8, m·k < 2^31.
-bool wgmma_usable(tao_ctx* ctx, const void* x, const void* y, int64_t m, int64_t n, int64_t k);
+// capability 9.0 device, x, y and the weight's arrays w and groups 16-byte aligned, k and n multiples
+// of 8, m·k < 2^31.
+bool wgmma_usable(tao_ctx* ctx, const void* x, const void* y, const void* w, const void* groups, int64_t m, int64_t n, int64_t k);
 
 // Weights of at least this many elements (e.g. 28672 × 4096, 4096 × 14336) take this kernel from
-// m = 17 to 512 (at 512 it beat dequantize + cuBLASLt by 15 %, at 1024 lost by 13 %); smaller ones
+// m = 17 to 512 (on 28672 × 4096 at 512 it beats dequantize + cuBLASLt by 20 %, at 1024 loses by 9 %); smaller ones
 // (4096 × 4096, 6144 × 4096) only for 33 <= m <= 64 (H100, bench/NOTES.md: there the small-m kernel is
 // as fast up to 32 and the dequantized scratch + cuBLASLt wins from 128).
 constexpr int64_t kLargeWeight = int64_t(1) << 25;
-// First m this kernel serves for an n × k weight.
-inline int64_t wgmma_from_m(int64_t n, int64_t k) { return n * k >= kLargeWeight ? 17 : 33; }
+// First m this kernel serves for an n × k weight, or $TAO_WEIGHT_ONLY_WGMMA_FROM_M when set.
+inline int64_t wgmma_from_m(int64_t n, int64_t k) {
+  const char* env = getenv("TAO_WEIGHT_ONLY_WGMMA_FROM_M");
+  if (env && *env) return atoll(env);
+  return n * k >= kLargeWeight ? 17 : 33;
+}
 // m from which dequantize + cuBLASLt serves instead, or $TAO_WEIGHT_ONLY_WGMMA_UNTIL_M when set
 // (benchmarks compare both paths with it).
 inline int64_t wgmma_until_m(int64_t n, int64_t k) {
@@ -193,7 +213,7 @@ inline int64_t wgmma_until_m(int64_t n, int64_t k) {
   return n * k >= kLargeWeight ? 513 : 65;
 }
 
-// Launches the kernel for s.m rows: MT = 64 rows per block up to m = 64, else 128; k-splits as in
+// Launches the kernel for s.m rows: MT = 32 or 64 rows per block up to those m, else 128; k-splits as in
 // split_k.cuh when the tiles do not fill the chip.
 template <class P, int Dtype>
 tao_status launch(tao_ctx* ctx, const typename P::Args& a, wo::Shape s, const char* op) {
@@ -201,26 +221,32 @@ tao_status launch(tao_ctx* ctx, const typename P::Args& a, wo::Shape s, const ch
   auto go = [&](auto mt) -> tao_status {
     constexpr int MT = decltype(mt)::value;
     auto* kernel = weight_wgmma_kernel<P, Dtype, MT>;
-    constexpr int smem = smem_bytes<MT>();
-    static_assert(MT * (kCols + 8) * 2 <= kStages * tile_bytes<MT>(), "the output tile reuses the x tiles");
+    constexpr int smem = smem_bytes<P, MT>();
+    static_assert(MT * (kCols + 8) * 2 <= stages<P, MT>() * stage_bytes<P, MT>(), "the output tile reuses the stages");
     static int resident = 0;  // blocks per SM, from the occupancy calculator
     if (resident == 0) {
       CUDA_TRY(op, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
       CUDA_TRY(op, cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, kernel, kThreads, smem));
       if (resident < 1) return fail(TAO_ERR_CUDA, op, "the wgmma weight-only kernel does not fit a multiprocessor");
     }
-    CUtensorMap xmap;
+    CUtensorMap xmap, word_map, group_map;
     const char* what = nullptr;
-    const CUresult e = tma::encode_rows_swizzle128(&xmap, s.x, (uint64_t)s.m, (uint64_t)s.k, MT, &what);
+    CUresult e = tma::encode_rows_swizzle128(&xmap, s.x, (uint64_t)s.m, (uint64_t)s.k, MT, &what);
     if (e != CUDA_SUCCESS)
       return fail(TAO_ERR_CUDA, op, "%s failed (CUresult %d) for x [%lld, %lld]", what, (int)e, (long long)s.m, (long long)s.k);
+    e = P::staged_maps(a, &word_map, &group_map, &what);
+    if (e != CUDA_SUCCESS)
+      return fail(TAO_ERR_CUDA, op, "%s failed (CUresult %d) for the weight's tensor maps (n %lld, k %lld)", what, (int)e, (long long)s.n,
+                  (long long)s.k);
     s.row_blocks = (int32_t)((s.m + MT - 1) / MT);
     const int64_t tiles = (s.n + kCols - 1) / kCols * s.row_blocks, slots = (int64_t)resident * sm_count(ctx->device);
     // Split only grids of less than one wave: partials of a large output cost more than they save.
     wo::choose_split(s, tiles, slots, (s.k + kStepK - 1) / kStepK, kStepK, std::min<int64_t>(slots - 1, kSplitCounters));
     const uint64_t blocks = (uint64_t)tiles * s.splits;
-    return wo::launch_with_partials(ctx, s, op, [&] { kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(xmap, a, s); });
+    return wo::launch_with_partials(ctx, s, op, [&] { kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(xmap, word_map, group_map, a, s);
+    });
   };
+  if (s.m <= 32) return go(std::integral_constant<int, 32>());
   if (s.m <= 64) return go(std::integral_constant<int, 64>());
   return go(std::integral_constant<int, 128>());
 }

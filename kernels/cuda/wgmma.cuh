@@ -30,15 +30,18 @@ __device__ __forceinline__ void wait() {
 // Keeps the compiler from moving accesses of accumulator v across a wgmma boundary.
 __device__ __forceinline__ void fence_operand(uint32_t& v) { asm volatile("" : "+r"(v)::"memory"); }
 
-// wgmma operand lists: accumulator placeholders and outputs for N = 64 (32 per thread) and 128 (64).
+// wgmma operand lists: accumulator placeholders and outputs for N = 32, 64 and 128 (N / 2 per thread).
+#define TAO_WGMMA_REGS16 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15"
 #define TAO_WGMMA_REGS32 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
 #define TAO_WGMMA_REGS64 TAO_WGMMA_REGS32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+#define TAO_WGMMA_AB16 "{%16, %17, %18, %19}, %20"
 #define TAO_WGMMA_AB32 "{%32, %33, %34, %35}, %36"
 #define TAO_WGMMA_AB64 "{%64, %65, %66, %67}, %68"
-#define TAO_WGMMA_OUT8(i) \
+#define TAO_WGMMA_OUT_AT(i) \
   "+r"(d[i]), "+r"(d[i + 1]), "+r"(d[i + 2]), "+r"(d[i + 3]), "+r"(d[i + 4]), "+r"(d[i + 5]), "+r"(d[i + 6]), "+r"(d[i + 7])
-#define TAO_WGMMA_OUT32 TAO_WGMMA_OUT8(0), TAO_WGMMA_OUT8(8), TAO_WGMMA_OUT8(16), TAO_WGMMA_OUT8(24)
-#define TAO_WGMMA_OUT64 TAO_WGMMA_OUT32, TAO_WGMMA_OUT8(32), TAO_WGMMA_OUT8(40), TAO_WGMMA_OUT8(48), TAO_WGMMA_OUT8(56)
+#define TAO_WGMMA_OUT16 TAO_WGMMA_OUT_AT(0), TAO_WGMMA_OUT_AT(8)
+#define TAO_WGMMA_OUT32 TAO_WGMMA_OUT16, TAO_WGMMA_OUT_AT(16), TAO_WGMMA_OUT_AT(24)
+#define TAO_WGMMA_OUT64 TAO_WGMMA_OUT32, TAO_WGMMA_OUT_AT(32), TAO_WGMMA_OUT_AT(40), TAO_WGMMA_OUT_AT(48), TAO_WGMMA_OUT_AT(56)
 
 // D += A·B for one (dtype, N): m64nNk16, A from registers, B by descriptor, scale-d = 1. The f32
 // accumulators are held as their bits (32-bit integer registers): float registers made the compiler
@@ -57,8 +60,10 @@ __device__ __forceinline__ void fence_operand(uint32_t& v) { asm volatile("" : "
 
 template <int Dtype, int N>
 struct Mma;
+TAO_WGMMA_RS(TAO_BF16, "bf16", 32, 16)
 TAO_WGMMA_RS(TAO_BF16, "bf16", 64, 32)
 TAO_WGMMA_RS(TAO_BF16, "bf16", 128, 64)
+TAO_WGMMA_RS(TAO_F16, "f16", 32, 16)
 TAO_WGMMA_RS(TAO_F16, "f16", 64, 32)
 TAO_WGMMA_RS(TAO_F16, "f16", 128, 64)
 
