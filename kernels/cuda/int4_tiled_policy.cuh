@@ -138,7 +138,7 @@ struct Int4TiledWeights {
                           (uint32_t)a.groups, 128, CU_TENSOR_MAP_SWIZZLE_NONE, what);
   }
   // Copies the step at k0 (a multiple of 128) of the 128 columns from c0 (a multiple of 128) into
-  // `words` and `groups` (shared addresses), completing `bar`'s transaction bytes.
+  // dst_words and dst_groups (shared addresses), completing `bar`'s transaction bytes.
   static __device__ __forceinline__ void copy_staged(const Args& a, const CUtensorMap* word_map, const CUtensorMap* group_map, int64_t k0,
                                                      int64_t c0, uint32_t dst_words, uint32_t dst_groups, uint32_t bar) {
     tma::load_2d(dst_words, word_map, (int32_t)k0, (int32_t)(c0 / 8), bar);

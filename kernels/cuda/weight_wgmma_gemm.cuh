@@ -6,7 +6,7 @@
 // (MT rows of x per block as wgmma's N). A block is two warpgroups: 128 output columns × MT rows of x.
 // Every operand of a 128-k step arrives by the bulk tensor copy engine (tma.cuh): the x tile in
 // wgmma's 128-byte-swizzled K-major form and the step's packed weights and (scale, zero) words as the
-// policy stages them, zeros past m, n and k, into stages<MT>() stages handed over by full/empty
+// policy stages them, zeros past m, n and k, into stages<P, MT>() stages handed over by full/empty
 // mbarriers, so the warps never meet at a block-wide barrier and issue no global loads: thread 0
 // issues the copies of step i + S − 2 at step i (into the stage of step i − 2, which every warp
 // released at step i − 1). While a step's 8 wgmmas run, each warp reads the next step's words from
@@ -243,8 +243,8 @@ tao_status launch(tao_ctx* ctx, const typename P::Args& a, wo::Shape s, const ch
     // Split only grids of less than one wave: partials of a large output cost more than they save.
     wo::choose_split(s, tiles, slots, (s.k + kStepK - 1) / kStepK, kStepK, std::min<int64_t>(slots - 1, kSplitCounters));
     const uint64_t blocks = (uint64_t)tiles * s.splits;
-    return wo::launch_with_partials(ctx, s, op, [&] { kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(xmap, word_map, group_map, a, s);
-    });
+    return wo::launch_with_partials(
+        ctx, s, op, [&] { kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(xmap, word_map, group_map, a, s); });
   };
   if (s.m <= 32) return go(std::integral_constant<int, 32>());
   if (s.m <= 64) return go(std::integral_constant<int, 64>());

@@ -32,7 +32,7 @@ __device__ __forceinline__ void fence_operand(uint32_t& v) { asm volatile("" : "
 
 // wgmma operand lists: accumulator placeholders and outputs for N = 32, 64 and 128 (N / 2 per thread).
 #define TAO_WGMMA_REGS16 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15"
-#define TAO_WGMMA_REGS32 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+#define TAO_WGMMA_REGS32 TAO_WGMMA_REGS16 ", %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
 #define TAO_WGMMA_REGS64 TAO_WGMMA_REGS32 ", %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
 #define TAO_WGMMA_AB16 "{%16, %17, %18, %19}, %20"
 #define TAO_WGMMA_AB32 "{%32, %33, %34, %35}, %36"
