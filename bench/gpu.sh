@@ -37,8 +37,12 @@ export TAO_BENCH_OUT="$OUT"
 "$BUN" bench/autoquant.ts 2>&1 | tee "$OUT/bench-autoquant.log"
 g++ -O2 -std=c++17 -Iinclude bench/native/weight_only_probe.cpp -Lbuild -ltao -Wl,-rpath,"$PWD/build" -o /tmp/weight_only_probe &&
   /tmp/weight_only_probe check > "$OUT/probe-check.log" 2>&1; tail -1 "$OUT/probe-check.log"
-# The same check with the Hopper wgmma kernel serving every m it can (every tile count and dtype).
-TAO_WEIGHT_ONLY_WGMMA_UNTIL_M=100000 /tmp/weight_only_probe check > "$OUT/probe-check-wgmma.log" 2>&1; tail -1 "$OUT/probe-check-wgmma.log"
+# The same check with the Hopper wgmma kernel serving every m from 17, at each block width.
+for w in 2 4; do
+  TAO_WEIGHT_ONLY_WGMMA_FROM_M=17 TAO_WEIGHT_ONLY_WGMMA_UNTIL_M=100000 TAO_WEIGHT_ONLY_WGMMA_WIDTH=$w /tmp/weight_only_probe check \
+    > "$OUT/probe-check-wgmma$w.log" 2>&1
+  tail -1 "$OUT/probe-check-wgmma$w.log"
+done
 "$BUN" bench/llama.ts 2>&1 | tee "$OUT/bench-llama.log"
 "$BUN" bench/demo.ts 2>&1 | tee "$OUT/demo.log"
 exit "$test_rc"

@@ -3,17 +3,21 @@
 //
 // Roles as in weight_only_gemm.cuh: the weight is A (64 output columns per warpgroup, each warp's 16
 // columns in mma.m16n8k16's A-fragment layout, which tinygemm's packing already is) and x is B
-// (MT rows of x per block as wgmma's N). A block is two warpgroups: 128 output columns × MT rows of x.
+// (MT rows of x per block as wgmma's N). A block is W warpgroups: 64W output columns × MT rows of x.
+// W = 4 (256 columns) copies and reads half the x bytes per multiply of W = 2 (128 columns), which
+// is what the step costs (bench/NOTES.md, session 8); W = 2 makes twice the tiles, for grids that
+// would otherwise split k.
 // Every operand of a 128-k step arrives by the bulk tensor copy engine (tma.cuh): the x tile in
 // wgmma's 128-byte-swizzled K-major form and the step's packed weights and (scale, zero) words as the
-// policy stages them, zeros past m, n and k, into stages<P, MT>() stages handed over by full/empty
-// mbarriers, so the warps never meet at a block-wide barrier and issue no global loads: thread 0
-// issues the copies of step i + S − 2 at step i (into the stage of step i − 2, which every warp
-// released at step i − 1). While a step's 8 wgmmas run, each warp reads the next step's words from
-// shared memory and dequantizes them (the weight value the policy defines, rounded once to the
-// dtype) into the other set of fragments; it releases a stage once the wgmmas that read its x tile
-// are done, and keeps the accumulators in registers. Split-K (split_k.cuh) when the tiles do not
-// fill the chip.
+// policy stages them (one staging per 128 columns), zeros past m, n and k, into stages<P, MT, W>()
+// stages handed over by full/empty mbarriers, so the warps never meet at a block-wide barrier and
+// issue no global loads: thread 0 issues the copies of step i + S − D at step i (into the stage of
+// step i − D, which every warp released at step i − 1). With D = 2 fragment sets, while a step's 8
+// wgmmas run each warp reads the next step's words from shared memory and dequantizes them (the
+// weight value the policy defines, rounded once to the dtype) into the other set; with D = 1 it does
+// so after its wgmmas, while the other warpgroups' run. A warp releases a stage once the wgmmas that
+// read its x tile are done, and keeps the accumulators in registers. Split-K (split_k.cuh) when the
+// tiles do not fill the chip.
 //
 // A weight policy P provides Args, Raw and col_scale (as weight_only_gemm.cuh asks), the staging
 // (staged_bytes, staged_maps, copy_staged, staged; kStagedWordBytes + kStagedGroupBytes of room a
@@ -36,30 +40,37 @@ namespace tao {
 namespace cuda {
 namespace wg {
 
-constexpr int kWarps = 8;
-constexpr int kThreads = 32 * kWarps;
-constexpr int kCols = 16 * kWarps;  // output columns per block
-constexpr int kStepK = 128;         // k per step
+// A block of W warpgroups: 4W warps, 64W output columns (two 128-column staging halves at W = 4).
+template <int W>
+constexpr int threads() {
+  return 128 * W;
+}
+template <int W>
+constexpr int cols() {
+  return 64 * W;
+}
+constexpr int kStepK = 128;  // k per step
 
 // Bytes of one staged x tile: two 64-k halves of MT rows × 128 bytes.
 template <int MT>
 constexpr int x_tile_bytes() {
   return 2 * MT * 128;
 }
-// A stage: the x tile (1024-aligned for the swizzle), then the policy's words and groups.
-template <class P, int MT>
+// A stage: the x tile (1024-aligned for the swizzle), then per 128 columns the policy's words and groups.
+template <class P, int MT, int W>
 constexpr int stage_bytes() {
-  return (x_tile_bytes<MT>() + P::kStagedWordBytes + P::kStagedGroupBytes + 1023) / 1024 * 1024;
+  return (x_tile_bytes<MT>() + W / 2 * (P::kStagedWordBytes + P::kStagedGroupBytes) + 1023) / 1024 * 1024;
 }
-// Stages: as many as fit next to the barriers in the 227 KB a block may have (5 at MT = 128, 8 at 64).
-template <class P, int MT>
+// Stages: as many as fit next to the barriers in the 227 KB a block may have (5 at MT = 128, 8 at 64
+// for W = 2; 4 at MT = 128 for W = 4).
+template <class P, int MT, int W>
 constexpr int stages() {
-  return std::min(8, (227 * 1024 - 2048) / stage_bytes<P, MT>());
+  return std::min(8, (227 * 1024 - 2048) / stage_bytes<P, MT, W>());
 }
 // Shared memory: the stages (from a 1024-aligned base), then full[S] and empty[S] mbarriers.
-template <class P, int MT>
+template <class P, int MT, int W>
 constexpr int smem_bytes() {
-  return stages<P, MT>() * stage_bytes<P, MT>() + 16 * stages<P, MT>() + 1024;
+  return stages<P, MT, W>() * stage_bytes<P, MT, W>() + 16 * stages<P, MT, W>() + 1024;
 }
 
 __device__ __forceinline__ uint32_t shared_address(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
@@ -67,17 +78,23 @@ __device__ __forceinline__ uint32_t shared_address(const void* p) { return (uint
 // Block (column block cb, split sp, row block rb), row blocks fastest so the blocks reading one
 // weight tile run together and share it through L2. xmap: x [m, k] in boxes of MT rows × 64 k;
 // word_map, group_map: the policy's.
-template <class P, int Dtype, int MT>
-__global__ void __launch_bounds__(kThreads, 1)
+template <class P, int Dtype, int MT, int W>
+__global__ void __launch_bounds__(threads<W>(), 1)
     weight_wgmma_kernel(const __grid_constant__ CUtensorMap xmap, const __grid_constant__ CUtensorMap word_map,
                         const __grid_constant__ CUtensorMap group_map, const typename P::Args a, const wo::Shape s) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  constexpr int S = stages<P, MT>();
+  constexpr int S = stages<P, MT, W>();
+  constexpr int kWarps = 4 * W, kThreads = threads<W>(), kCols = cols<W>();
+  // Fragment sets: two (the next step dequantized while this one's wgmmas run) where registers allow;
+  // one at W = 4 and MT = 128 (128 registers a thread), where the other warpgroups' wgmmas keep the
+  // tensor cores busy while one dequantizes.
+  constexpr int D = W == 2 || MT <= 64 ? 2 : 1;
+  static_assert(S - D >= 2, "copies run at least two steps ahead");
   using A = Act<Dtype>;
   extern __shared__ uint8_t smem_raw[];
   const uint32_t smem = (shared_address(smem_raw) + 1023) & ~1023u;
   uint8_t* const smem_ptr = smem_raw + (smem - shared_address(smem_raw));
-  const uint32_t full = smem + S * stage_bytes<P, MT>(), empty = full + 8 * S;
+  const uint32_t full = smem + S * stage_bytes<P, MT, W>(), empty = full + 8 * S;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   if (threadIdx.x == 0) {
     for (int st = 0; st < S; ++st) {
@@ -93,17 +110,17 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int64_t c0 = cb * kCols, r0 = (int64_t)rb * MT;
   const int64_t k_begin = sp * s.split_k, k_end = min(s.k, k_begin + s.split_k);
   const int steps = (int)((k_end - k_begin + kStepK - 1) / kStepK);
-  // Stage st: x tile, then the words and groups.
-  auto x_tile = [&](int step) { return smem + (uint32_t)(step % S) * stage_bytes<P, MT>(); };
+  // Stage st: the x tile, then the words of each 128 columns, then their groups.
+  auto x_tile = [&](int step) { return smem + (uint32_t)(step % S) * stage_bytes<P, MT, W>(); };
   auto staged_words = [&](int step) { return x_tile(step) + x_tile_bytes<MT>(); };
-  auto staged_groups = [&](int step) { return staged_words(step) + P::kStagedWordBytes; };
+  auto staged_groups = [&](int step) { return staged_words(step) + W / 2 * P::kStagedWordBytes; };
   auto at = [&](uint32_t address) { return (const uint32_t*)(smem_ptr + (address - smem)); };
   uint32_t acc[MT / 2];  // f32 bits
 #pragma unroll
   for (int i = 0; i < MT / 2; ++i) acc[i] = 0u;
 
   // Step i's operands into stage i % S (thread 0; the stage's previous step, i − S, was released).
-  const uint32_t step_bytes = x_tile_bytes<MT>() + P::staged_bytes(a);
+  const uint32_t step_bytes = x_tile_bytes<MT>() + W / 2 * P::staged_bytes(a);
   auto copy = [&](int i) {
     const uint32_t st = (uint32_t)(i % S);
     if (i >= S) tma::wait(empty + 8 * st, (uint32_t)((i / S - 1) & 1));
@@ -111,16 +128,20 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int64_t k0 = k_begin + (int64_t)i * kStepK;
     tma::load_2d(x_tile(i), &xmap, (int32_t)k0, (int32_t)r0, full + 8 * st);
     tma::load_2d(x_tile(i) + MT * 128, &xmap, (int32_t)k0 + 64, (int32_t)r0, full + 8 * st);
-    P::copy_staged(a, &word_map, &group_map, k0, c0, staged_words(i), staged_groups(i), full + 8 * st);
+#pragma unroll
+    for (int h = 0; h < W / 2; ++h)
+      P::copy_staged(a, &word_map, &group_map, k0, c0 + 128 * h, staged_words(i) + h * P::kStagedWordBytes,
+                     staged_groups(i) + h * P::kStagedGroupBytes, full + 8 * st);
   };
   if (threadIdx.x == 0)
-    for (int i = 0; i < S - 2 && i < steps; ++i) copy(i);
-  uint32_t frag[2][8][4];
+    for (int i = 0; i < S - D && i < steps; ++i) copy(i);
+  uint32_t frag[D][8][4];
   // Waits for step i's stage and dequantizes its weights into f.
   auto dequantize = [&](int i, uint32_t(&f)[8][4]) {
     tma::wait(full + 8 * (uint32_t)(i % S), (uint32_t)((i / S) & 1));
     typename P::Raw r;
-    P::staged(a, at(staged_words(i)), at(staged_groups(i)), warp, lane, r);
+    const int h = warp / 8;  // the warp's 128-column half
+    P::staged(a, at(staged_words(i) + h * P::kStagedWordBytes), at(staged_groups(i) + h * P::kStagedGroupBytes), warp % 8, lane, r);
 #pragma unroll
     for (int j = 0; j < 4; ++j)
 #pragma unroll
@@ -135,15 +156,15 @@ __global__ void __launch_bounds__(kThreads, 1)
     for (int kt = 0; kt < 8; ++kt)
       wgmma::Mma<Dtype, MT>::mma(acc, f[kt], wgmma::desc_b128(x_tile(i) + (kt / 4) * MT * 128 + (kt % 4) * 32));
     wgmma::commit();
-    wgmma::wait<1>();
-    if (i > 0 && lane == 0) tma::arrive(empty + 8 * (uint32_t)((i - 1) % S));
-    if (threadIdx.x == 0 && i + S - 2 < steps) copy(i + S - 2);
+    wgmma::wait<D - 1>();
+    if (i >= D - 1 && lane == 0) tma::arrive(empty + 8 * (uint32_t)((i - (D - 1)) % S));
+    if (threadIdx.x == 0 && i + S - D < steps) copy(i + S - D);
     if (i + 1 < steps) dequantize(i + 1, next);
   };
   dequantize(0, frag[0]);
-  for (int i = 0; i < steps; i += 2) {
-    step(i, frag[0], frag[1]);
-    if (i + 1 < steps) step(i + 1, frag[1], frag[0]);
+  for (int i = 0; i < steps; i += D) {
+    step(i, frag[0], frag[D - 1]);
+    if (D == 2 && i + 1 < steps) step(i + 1, frag[D - 1], frag[0]);
   }
   wgmma::wait<0>();
 #pragma unroll
@@ -195,9 +216,9 @@ __global__ void __launch_bounds__(kThreads, 1)
 bool wgmma_usable(tao_ctx* ctx, const void* x, const void* y, const void* w, const void* groups, int64_t m, int64_t n, int64_t k);
 
 // Weights of at least this many elements (e.g. 28672 × 4096, 4096 × 14336) take this kernel from
-// m = 17 to 512 (on 28672 × 4096 at 512 it beats dequantize + cuBLASLt by 20 %, at 1024 loses by 9 %); smaller ones
-// (4096 × 4096, 6144 × 4096) only for 33 <= m <= 64 (H100, bench/NOTES.md: there the small-m kernel is
-// as fast up to 32 and the dequantized scratch + cuBLASLt wins from 128).
+// m = 17 to 1024 (H100, session 8: at 1024 it takes 383 / 183 µs against dequantize + cuBLASLt's
+// 445 / 215); smaller ones (4096 × 4096, 6144 × 4096) only for 33 <= m <= 64 (bench/NOTES.md: there
+// the small-m kernel is as fast up to 32 and the dequantized scratch + cuBLASLt wins from 128).
 constexpr int64_t kLargeWeight = int64_t(1) << 25;
 // First m this kernel serves for an n × k weight, or $TAO_WEIGHT_ONLY_WGMMA_FROM_M when set.
 inline int64_t wgmma_from_m(int64_t n, int64_t k) {
@@ -210,19 +231,39 @@ inline int64_t wgmma_from_m(int64_t n, int64_t k) {
 inline int64_t wgmma_until_m(int64_t n, int64_t k) {
   const char* env = getenv("TAO_WEIGHT_ONLY_WGMMA_UNTIL_M");
   if (env && *env) return atoll(env);
-  return n * k >= kLargeWeight ? 513 : 65;
+  return n * k >= kLargeWeight ? 1025 : 65;
 }
 
-// Launches the kernel for s.m rows: MT = 32 or 64 rows per block up to those m, else 128; k-splits as in
-// split_k.cuh when the tiles do not fill the chip.
+// Warpgroups a block (2 or 4) for m rows of an n × k weight at MT rows a block, on `slots` resident
+// blocks, or $TAO_WEIGHT_ONLY_WGMMA_WIDTH (2 or 4) when set. Four where MT >= 64 and either their
+// grid needs no split-K and its waves take no longer than two warpgroups' (a 4-warpgroup step costs
+// 1.68 of a 2-warpgroup one), or both grids split k and m > 128. H100, bench/NOTES.md session 8: a
+// split grid of 4 lost to an unsplit one of 2 (0.51–0.85×) and to a split one at m <= 128 (0.88–0.99×),
+// and beat a split one at m = 256 (1.14–1.18×).
+inline int warpgroups(int64_t n, int64_t k, int64_t m, int mt, int64_t slots) {
+  const char* env = getenv("TAO_WEIGHT_ONLY_WGMMA_WIDTH");
+  if (env && *env) return atoi(env) == 4 && mt >= 64 ? 4 : 2;
+  if (mt < 64) return 2;
+  const int64_t rows = (m + mt - 1) / mt, t4 = (n + 255) / 256 * rows, t2 = (n + 127) / 128 * rows;
+  auto splits = [&](int64_t tiles) {
+    wo::Shape split;
+    wo::choose_split(split, tiles, slots, (k + kStepK - 1) / kStepK, kStepK, std::min<int64_t>(slots - 1, kSplitCounters));
+    return split.splits;
+  };
+  if (splits(t4) > 1) return splits(t2) > 1 && m > 128 ? 4 : 2;
+  return (t4 + slots - 1) / slots * 168 <= (t2 + slots - 1) / slots * 100 ? 4 : 2;
+}
+
+// Launches the kernel for s.m rows: MT = 32 or 64 rows per block up to those m, else 128, with
+// warpgroups() warpgroups; k-splits as in split_k.cuh when the tiles do not fill the chip.
 template <class P, int Dtype>
 tao_status launch(tao_ctx* ctx, const typename P::Args& a, wo::Shape s, const char* op) {
   TAO_TRY(use_device(ctx, op));
-  auto go = [&](auto mt) -> tao_status {
-    constexpr int MT = decltype(mt)::value;
-    auto* kernel = weight_wgmma_kernel<P, Dtype, MT>;
-    constexpr int smem = smem_bytes<P, MT>();
-    static_assert(MT * (kCols + 8) * 2 <= stages<P, MT>() * stage_bytes<P, MT>(), "the output tile reuses the stages");
+  auto go = [&](auto mt, auto wgs) -> tao_status {
+    constexpr int MT = decltype(mt)::value, W = decltype(wgs)::value, kCols = cols<W>(), kThreads = threads<W>();
+    auto* kernel = weight_wgmma_kernel<P, Dtype, MT, W>;
+    constexpr int smem = smem_bytes<P, MT, W>();
+    static_assert(MT * (kCols + 8) * 2 <= stages<P, MT, W>() * stage_bytes<P, MT, W>(), "the output tile reuses the stages");
     static int resident = 0;  // blocks per SM, from the occupancy calculator
     if (resident == 0) {
       CUDA_TRY(op, cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
@@ -246,9 +287,13 @@ tao_status launch(tao_ctx* ctx, const typename P::Args& a, wo::Shape s, const ch
     return wo::launch_with_partials(
         ctx, s, op, [&] { kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(xmap, word_map, group_map, a, s); });
   };
-  if (s.m <= 32) return go(std::integral_constant<int, 32>());
-  if (s.m <= 64) return go(std::integral_constant<int, 64>());
-  return go(std::integral_constant<int, 128>());
+  using W2 = std::integral_constant<int, 2>;
+  using W4 = std::integral_constant<int, 4>;
+  if (s.m <= 32) return go(std::integral_constant<int, 32>(), W2());
+  // One block an SM at every (MT, W): the stages take most of the shared memory.
+  const int mt = s.m <= 64 ? 64 : 128, w = warpgroups(s.n, s.k, s.m, mt, sm_count(ctx->device));
+  if (mt == 64) return w == 4 ? go(std::integral_constant<int, 64>(), W4()) : go(std::integral_constant<int, 64>(), W2());
+  return w == 4 ? go(std::integral_constant<int, 128>(), W4()) : go(std::integral_constant<int, 128>(), W2());
 }
 
 }  // namespace wg
