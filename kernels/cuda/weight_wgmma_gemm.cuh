@@ -234,23 +234,28 @@ inline int64_t wgmma_until_m(int64_t n, int64_t k) {
   return n * k >= kLargeWeight ? 1025 : 65;
 }
 
-// Warpgroups a block (2 or 4) for m rows of an n × k weight at MT rows a block, on `slots` resident
-// blocks, or $TAO_WEIGHT_ONLY_WGMMA_WIDTH (2 or 4) when set. Four where MT >= 64 and either their
-// grid needs no split-K and its waves take no longer than two warpgroups' (a 4-warpgroup step costs
-// 1.68 of a 2-warpgroup one), or both grids split k and m > 128. H100, bench/NOTES.md session 8: a
+// Sets s.split_k and s.splits for a grid of `tiles` output tiles on `slots` resident blocks (split_k.cuh:
+// only grids of less than one wave split; partials of a large output cost more than they save).
+inline void split_grid(wo::Shape& s, int64_t tiles, int64_t slots) {
+  wo::choose_split(s, tiles, slots, (s.k + kStepK - 1) / kStepK, kStepK, std::min<int64_t>(slots - 1, kSplitCounters));
+}
+
+// Warpgroups a block (2 or 4) for s.m rows at mt = 64 or 128 rows a block, on `slots` resident
+// blocks, or $TAO_WEIGHT_ONLY_WGMMA_WIDTH (2 or 4) when set. Four where either their grid needs no
+// split-K and its waves take no longer than two warpgroups' (a 4-warpgroup step costs 1.68 of a
+// 2-warpgroup one), or both grids split k and m > 128. H100, bench/NOTES.md session 8: a
 // split grid of 4 lost to an unsplit one of 2 (0.51–0.85×) and to a split one at m <= 128 (0.88–0.99×),
 // and beat a split one at m = 256 (1.14–1.18×).
-inline int warpgroups(int64_t n, int64_t k, int64_t m, int mt, int64_t slots) {
+inline int warpgroups(const wo::Shape& s, int mt, int64_t slots) {
   const char* env = getenv("TAO_WEIGHT_ONLY_WGMMA_WIDTH");
-  if (env && *env) return atoi(env) == 4 && mt >= 64 ? 4 : 2;
-  if (mt < 64) return 2;
-  const int64_t rows = (m + mt - 1) / mt, t4 = (n + 255) / 256 * rows, t2 = (n + 127) / 128 * rows;
+  if (env && *env) return atoi(env) == 4 ? 4 : 2;
+  const int64_t rows = (s.m + mt - 1) / mt, t4 = (s.n + 255) / 256 * rows, t2 = (s.n + 127) / 128 * rows;
   auto splits = [&](int64_t tiles) {
-    wo::Shape split;
-    wo::choose_split(split, tiles, slots, (k + kStepK - 1) / kStepK, kStepK, std::min<int64_t>(slots - 1, kSplitCounters));
+    wo::Shape split = s;
+    split_grid(split, tiles, slots);
     return split.splits;
   };
-  if (splits(t4) > 1) return splits(t2) > 1 && m > 128 ? 4 : 2;
+  if (splits(t4) > 1) return splits(t2) > 1 && s.m > 128 ? 4 : 2;
   return (t4 + slots - 1) / slots * 168 <= (t2 + slots - 1) / slots * 100 ? 4 : 2;
 }
 
@@ -281,8 +286,7 @@ tao_status launch(tao_ctx* ctx, const typename P::Args& a, wo::Shape s, const ch
                   (long long)s.k);
     s.row_blocks = (int32_t)((s.m + MT - 1) / MT);
     const int64_t tiles = (s.n + kCols - 1) / kCols * s.row_blocks, slots = (int64_t)resident * sm_count(ctx->device);
-    // Split only grids of less than one wave: partials of a large output cost more than they save.
-    wo::choose_split(s, tiles, slots, (s.k + kStepK - 1) / kStepK, kStepK, std::min<int64_t>(slots - 1, kSplitCounters));
+    split_grid(s, tiles, slots);
     const uint64_t blocks = (uint64_t)tiles * s.splits;
     return wo::launch_with_partials(
         ctx, s, op, [&] { kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(xmap, word_map, group_map, a, s); });
@@ -291,9 +295,10 @@ tao_status launch(tao_ctx* ctx, const typename P::Args& a, wo::Shape s, const ch
   using W4 = std::integral_constant<int, 4>;
   if (s.m <= 32) return go(std::integral_constant<int, 32>(), W2());
   // One block an SM at every (MT, W): the stages take most of the shared memory.
-  const int mt = s.m <= 64 ? 64 : 128, w = warpgroups(s.n, s.k, s.m, mt, sm_count(ctx->device));
-  if (mt == 64) return w == 4 ? go(std::integral_constant<int, 64>(), W4()) : go(std::integral_constant<int, 64>(), W2());
-  return w == 4 ? go(std::integral_constant<int, 128>(), W4()) : go(std::integral_constant<int, 128>(), W2());
+  const int w = warpgroups(s, s.m <= 64 ? 64 : 128, sm_count(ctx->device));
+  auto at_width = [&](auto mt) { return w == 4 ? go(mt, W4()) : go(mt, W2()); };
+  if (s.m <= 64) return at_width(std::integral_constant<int, 64>());
+  return at_width(std::integral_constant<int, 128>());
 }
 
 }  // namespace wg
