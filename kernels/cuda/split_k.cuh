@@ -52,17 +52,41 @@ __device__ __forceinline__ bool arrive_last(uint32_t* counter, int splits) {
 }
 
 // The last block of an output tile (Rows × Cols from (r0, c0)), Threads threads:
-// y = Σ_splits partial (in split order) · scale + bias, rounded once.
+// y = Σ_splits partial (in split order) · scale + bias, rounded once. Each thread loads a batch of
+// kBatch elements × kSplits splits before it adds any, so the tail costs a few L2 round trips per
+// thread instead of one per element (elements a thread owns are Threads apart: warps read rows).
 template <class P, class A, int Rows, int Cols, int Threads>
 __device__ void reduce_tile(const typename P::Args& a, const Shape& s, int64_t c0, int64_t r0) {
-  for (int i = threadIdx.x; i < Rows * Cols; i += Threads) {
-    const int64_t row = r0 + i / Cols, col = c0 + i % Cols;
-    if (row >= s.m || col >= s.n) continue;
-    float v = 0.0f;
-    for (int sp = 0; sp < s.splits; ++sp) v += __ldcg(s.partial + ((int64_t)sp * s.m + row) * s.n + col);
-    v *= P::col_scale(a, col);
-    if (s.bias) v += A::to_f32(((const uint16_t*)s.bias)[col]);
-    ((uint16_t*)s.y)[row * s.n + col] = A::from_f32(v);
+  constexpr int kBatch = 8, kSplits = 4;
+  for (int i0 = threadIdx.x; i0 < Rows * Cols; i0 += Threads * kBatch) {
+    int64_t at[kBatch];  // offset of the element in one split's [m][n] partial, -1 past the tile
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int i = i0 + b * Threads;
+      const int64_t row = r0 + i / Cols, col = c0 + i % Cols;
+      at[b] = i < Rows * Cols && row < s.m && col < s.n ? row * s.n + col : -1;
+    }
+    float v[kBatch] = {};
+    for (int s0 = 0; s0 < s.splits; s0 += kSplits) {
+      float p[kSplits][kBatch];
+#pragma unroll
+      for (int j = 0; j < kSplits; ++j)
+#pragma unroll
+        for (int b = 0; b < kBatch; ++b)
+          p[j][b] = s0 + j < s.splits && at[b] >= 0 ? __ldcg(s.partial + (int64_t)(s0 + j) * s.m * s.n + at[b]) : 0.0f;
+#pragma unroll
+      for (int j = 0; j < kSplits; ++j)
+#pragma unroll
+        for (int b = 0; b < kBatch; ++b) v[b] += p[j][b];  // zeros past the last split: exact
+    }
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      if (at[b] < 0) continue;
+      const int64_t col = at[b] % s.n;
+      float y = v[b] * P::col_scale(a, col);
+      if (s.bias) y += A::to_f32(((const uint16_t*)s.bias)[col]);
+      ((uint16_t*)s.y)[at[b]] = A::from_f32(y);
+    }
   }
 }
 

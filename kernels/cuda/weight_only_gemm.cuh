@@ -53,31 +53,46 @@ constexpr int stage_k() {
 template <class P, class A, int NB, int Threads = kThreads>
 __device__ __forceinline__ void stage_x(const Shape& s, int64_t r0, int64_t kb, int kc, uint16_t* xs, int stride, float* xsum,
                                         int xsum_stride, int sum_shift) {
+  // Items a thread loads before it stores any: one L2 round trip per batch. 4 spilled registers at
+  // NB = 2 (the step's weight loads in flight hold the rest of the 128).
+  constexpr int kBatch = 2;
   const uint16_t* x = (const uint16_t*)s.x;
   const int per_row = kc / 8;  // 8-value groups: a multiple of 16, so a warp's lanes share the trip count
-  const int rows = (int)min((int64_t)8 * NB, s.m - r0);
+  const int rows = (int)min((int64_t)8 * NB, s.m - r0), items = rows * per_row;
   const bool vec = s.k % 8 == 0 && ((uintptr_t)x % 16) == 0;
-  for (int i = threadIdx.x; i < rows * per_row; i += Threads) {
-    const int r = i / per_row, o = (i % per_row) * 8;
-    const int64_t row = r0 + r, k0 = kb + o;
-    uint16_t v[8];
-    if (vec && k0 + 8 <= s.k) {
-      *(uint4*)v = *(const uint4*)(x + row * s.k + k0);
-    } else {
+  for (int i0 = threadIdx.x; i0 < items; i0 += Threads * kBatch) {
+    uint4 v[kBatch];
 #pragma unroll
-      for (int e = 0; e < 8; ++e) v[e] = k0 + e < s.k ? x[row * s.k + k0 + e] : 0;
+    for (int b = 0; b < kBatch; ++b) {
+      const int i = i0 + b * Threads;
+      if (i >= items) break;
+      const int64_t row = r0 + i / per_row, k0 = kb + (i % per_row) * 8;
+      if (vec && k0 + 8 <= s.k) {
+        v[b] = *(const uint4*)(x + row * s.k + k0);
+      } else {
+        uint16_t e8[8];
+#pragma unroll
+        for (int e = 0; e < 8; ++e) e8[e] = k0 + e < s.k ? x[row * s.k + k0 + e] : 0;
+        v[b] = *(const uint4*)e8;
+      }
     }
-    uint16_t* dst = xs + r * stride + (o / kStepK) * kStepK;
 #pragma unroll
-    for (int e = 0; e < 8; e += 2) *(uint32_t*)(dst + P::x_slot(o % kStepK + e)) = v[e] | ((uint32_t)v[e + 1] << 16);
-    if (sum_shift < 5) continue;
-    float sum = 0.0f;
+    for (int b = 0; b < kBatch; ++b) {
+      const int i = i0 + b * Threads;
+      if (i >= items) break;  // items come in aligned runs of 16 lanes: a 16-lane half is all in or out
+      const int r = i / per_row, o = (i % per_row) * 8;
+      const uint32_t w[4] = {v[b].x, v[b].y, v[b].z, v[b].w};
+      uint16_t* dst = xs + r * stride + (o / kStepK) * kStepK;
 #pragma unroll
-    for (int e = 0; e < 8; ++e) sum += A::to_f32(v[e]);
-    // Items come in aligned runs of 16 lanes (per_row is a multiple of 16): a 16-lane half is all in.
-    const unsigned half = threadIdx.x % 32 < 16 ? 0x0000FFFFu : 0xFFFF0000u;
-    for (int w = 1; w < (1 << sum_shift) / 8; w <<= 1) sum += __shfl_xor_sync(half, sum, w);
-    if ((o & ((1 << sum_shift) - 1)) == 0) xsum[r * xsum_stride + (o >> sum_shift)] = sum;
+      for (int e = 0; e < 4; ++e) *(uint32_t*)(dst + P::x_slot(o % kStepK + 2 * e)) = w[e];
+      if (sum_shift < 5) continue;
+      float sum = 0.0f;
+#pragma unroll
+      for (int e = 0; e < 4; ++e) sum = sum + A::to_f32((uint16_t)(w[e] & 0xFFFF)) + A::to_f32((uint16_t)(w[e] >> 16));  // k order
+      const unsigned half = threadIdx.x % 32 < 16 ? 0x0000FFFFu : 0xFFFF0000u;
+      for (int sh = 1; sh < (1 << sum_shift) / 8; sh <<= 1) sum += __shfl_xor_sync(half, sum, sh);
+      if ((o & ((1 << sum_shift) - 1)) == 0) xsum[r * xsum_stride + (o >> sum_shift)] = sum;
+    }
   }
 }
 
