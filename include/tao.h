@@ -214,10 +214,10 @@ TAO_API tao_status tao_dequantize_int4_tensor_core_tiled(tao_ctx* ctx, const voi
  * TAO_F16. Products accumulate in f32, the bias is added in f32 and y is rounded once. The weight:
  *  - CPU, and CUDA for small m: (q - 8)·scale + zero in f32, never rounded to dtype; W is never
  *    materialized (CUDA: the packed words feed the tensor cores as they are, at memory speed). Small
- *    m is m <= 32, or m <= 16 on Hopper for weights of 2^25 elements or more;
+ *    m is m <= 32, or m <= 16 on Hopper;
  *  - CUDA for larger m: tinygemm's bf16 weight (q - 8)·scale + zero rounded once (for f16 x then
- *    rounded to f16). On Hopper (sm_90a builds), up to m = 1024 for weights of 2^25 elements or more
- *    (m = 64 below), it is made in registers by one bf16 fma and feeds wgmma directly; otherwise
+ *    rounded to f16). On Hopper (sm_90a builds), up to m = 1024, it is made in registers by one bf16
+ *    fma and feeds wgmma directly; otherwise
  *    tao_dequantize_int4_tensor_core_tiled writes it (f32 fma, then bf16: the same value except where
  *    that double rounding lands on a tie) to a scratch buffer and the product runs in cuBLASLt. */
 TAO_API tao_status tao_linear_int4_tensor_core_tiled(tao_ctx* ctx, const void* x, const void* packed,

@@ -436,14 +436,14 @@ export function poisonedLinear(
 
 /**
  * Whether the weight-only kernels round the dequantized weight to the activation dtype for x with
- * m rows on `device`: CUDA rounds it for m > 32, and the int4 kernel on Hopper already for m > 16 when
- * its weight has 2^25 elements or more (`int4Elements`); every other case keeps the weight in f32
- * (include/tao.h, tao_linear_int4_tensor_core_tiled / tao_linear_int8_weight_only).
+ * m rows on `device`: CUDA rounds it for m > 32, and the int4 kernel (`int4`) on Hopper already for
+ * m > 16; every other case keeps the weight in f32 (include/tao.h, tao_linear_int4_tensor_core_tiled /
+ * tao_linear_int8_weight_only).
  */
-export function weightOnlyRoundsWeight(device: string, m: number, int4Elements = 0): boolean {
+export function weightOnlyRoundsWeight(device: string, m: number, int4 = false): boolean {
   if (!device.startsWith("cuda")) return false;
   const hopper = capabilities().cuda.devices[Number(device.split(":")[1] ?? 0)]?.sm === 90;
-  return m > 32 || (m > 16 && hopper && int4Elements >= 2 ** 25);
+  return m > 32 || (m > 16 && hopper && int4);
 }
 
 /**
@@ -496,7 +496,7 @@ export function quantizedLinearMisses(
     return mismatches(bits(y), bits(want));
   }
   const k = w.shape[1]!;
-  const int4 = entry.name === "tensor_core_tiled: fused int4 kernel" ? w.shape[0]! * k : 0;
+  const int4 = entry.name === "tensor_core_tiled: fused int4 kernel";
   const rounded = weightOnlyRoundsWeight(x.device, x.numel / k, int4);
   const ref = refLinear(x.toArray(), kernelWeight(entry.name, w, x.dtype, rounded), bias?.toArray() ?? null, k);
   return linearMisses(y.toArray(), ref, k, x.dtype);

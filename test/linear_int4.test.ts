@@ -44,7 +44,7 @@ function weight(device: string, seed: number, tiles: InnerKTiles, group: number,
   const scheme = { domain: DOMAIN.FLOAT, qmin: 0, qmax: 15 }, blocks = blockIndex([N, k], [1, group]);
   const exact = refDequantize(q, blocks, s, z, scheme), tinygemm = refDequantize(q, blocks, s, z, scheme, "bf16");
   /** The values the kernel multiplies x of `dtype` and m rows on `device` by (weightOnlyRoundsWeight). */
-  const values = (dtype: DType, m: number) => (weightOnlyRoundsWeight(device, m, N * k) ? tinygemm.map((v) => roundTo(v, dtype)) : exact);
+  const values = (dtype: DType, m: number) => (weightOnlyRoundsWeight(device, m, true) ? tinygemm.map((v) => roundTo(v, dtype)) : exact);
   return { packed, sz, values, [Symbol.dispose]: () => (packed.dispose(), sz.dispose()) };
 }
 
@@ -74,7 +74,7 @@ describe("int4 tensor-core-tiled linear", () => {
     for (const { tiles, group, k } of CASES) {
       using wc = weight("cpu", seed, tiles, group, k), wg = weight("cuda:0", seed, tiles, group, k);
       for (const dtype of DTYPES) {
-        for (const m of MS.filter((m) => !weightOnlyRoundsWeight("cuda:0", m, N * k))) {
+        for (const m of MS.filter((m) => !weightOnlyRoundsWeight("cuda:0", m, true))) {
           const values = wc.values(dtype, m);
           const c = run("cpu", seed + m, wc, group, k, m, dtype), g = run("cuda:0", seed + m, wg, group, k, m, dtype);
           const far = disagreement(c.y, g.y, refLinear(c.x, values, c.bias, k), k, dtype);

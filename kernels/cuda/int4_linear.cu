@@ -79,7 +79,7 @@ tao_status dequantize_then_gemm(tao_ctx* ctx, const Int4LinearCall& c) {
 
 tao_status int4_tiled_linear(tao_ctx* ctx, const Int4LinearCall& c) {
   const char* op = "tao_linear_int4_tensor_core_tiled";
-  const bool wgmma = c.m >= wg::wgmma_from_m(c.g.n, c.g.k) && c.m < wg::wgmma_until_m(c.g.n, c.g.k) &&
+  const bool wgmma = c.m >= wg::wgmma_from_m() && c.m < wg::wgmma_until_m() &&
                      wg::wgmma_usable(ctx, c.x, c.y, c.packed, c.sz, c.m, c.g.n, c.g.k);
   if (!wgmma && c.m >= wo::dense_from_m()) return dequantize_then_gemm(ctx, c);
   return c.dtype == TAO_F16 ? fused_tiles<TAO_F16>(ctx, c, wgmma, op) : fused_tiles<TAO_BF16>(ctx, c, wgmma, op);

@@ -215,23 +215,20 @@ __global__ void __launch_bounds__(threads<W>(), 1)
 // of 8, m·k < 2^31.
 bool wgmma_usable(tao_ctx* ctx, const void* x, const void* y, const void* w, const void* groups, int64_t m, int64_t n, int64_t k);
 
-// Weights of at least this many elements (e.g. 28672 × 4096, 4096 × 14336) take this kernel from
-// m = 17 to 1024 (H100, session 8: at 1024 it takes 383 / 183 µs against dequantize + cuBLASLt's
-// 445 / 215); smaller ones (4096 × 4096, 6144 × 4096) only for 33 <= m <= 64 (bench/NOTES.md: there
-// the small-m kernel is as fast up to 32 and the dequantized scratch + cuBLASLt wins from 128).
-constexpr int64_t kLargeWeight = int64_t(1) << 25;
-// First m this kernel serves for an n × k weight, or $TAO_WEIGHT_ONLY_WGMMA_FROM_M when set.
-inline int64_t wgmma_from_m(int64_t n, int64_t k) {
+// Every weight takes this kernel from m = 17 to 1024 (H100, session 9, with the batched split-K
+// finish: 4096 × 4096 at m = 32 / 128 / 512 / 1024 16.5 / 31.3 / 36.2 / 57.3 µs against the small-m
+// kernel's 19.4 and dequantize + cuBLASLt's 37.1 / 46.7 / 66.7; 6144 × 4096 within 5 % of the latter
+// at 512–1024; the large weights: session 8, bench/NOTES.md).
+// First m this kernel serves, or $TAO_WEIGHT_ONLY_WGMMA_FROM_M when set.
+inline int64_t wgmma_from_m() {
   const char* env = getenv("TAO_WEIGHT_ONLY_WGMMA_FROM_M");
-  if (env && *env) return atoll(env);
-  return n * k >= kLargeWeight ? 17 : 33;
+  return env && *env ? atoll(env) : 17;
 }
 // m from which dequantize + cuBLASLt serves instead, or $TAO_WEIGHT_ONLY_WGMMA_UNTIL_M when set
 // (benchmarks compare both paths with it).
-inline int64_t wgmma_until_m(int64_t n, int64_t k) {
+inline int64_t wgmma_until_m() {
   const char* env = getenv("TAO_WEIGHT_ONLY_WGMMA_UNTIL_M");
-  if (env && *env) return atoll(env);
-  return n * k >= kLargeWeight ? 1025 : 65;
+  return env && *env ? atoll(env) : 1025;
 }
 
 // Sets s.split_k and s.splits for a grid of `tiles` output tiles on `slots` resident blocks (split_k.cuh:
@@ -241,11 +238,11 @@ inline void split_grid(wo::Shape& s, int64_t tiles, int64_t slots) {
 }
 
 // Warpgroups a block (2 or 4) for s.m rows at mt = 64 or 128 rows a block, on `slots` resident
-// blocks, or $TAO_WEIGHT_ONLY_WGMMA_WIDTH (2 or 4) when set. Four where either their grid needs no
-// split-K and its waves take no longer than two warpgroups' (a 4-warpgroup step costs 1.68 of a
-// 2-warpgroup one), or both grids split k and m > 128. H100, bench/NOTES.md session 8: a
-// split grid of 4 lost to an unsplit one of 2 (0.51–0.85×) and to a split one at m <= 128 (0.88–0.99×),
-// and beat a split one at m = 256 (1.14–1.18×).
+// blocks, or $TAO_WEIGHT_ONLY_WGMMA_WIDTH (2 or 4) when set. Where four need no split-K: four if
+// their waves take no longer than two warpgroups' (a 4-warpgroup step costs 1.68 of a 2-warpgroup
+// one). Where four split k: four only if two would split it more ways (H100, session 9: the grid
+// with fewer splits won all seven such cells, e.g. 4096 × 4096 m = 256: 2 × 2 splits 34.1 µs,
+// 4 × 4 splits 43.5; 6144 × 4096 m = 256: 2 × 4 splits 65.5, 4 × 2 splits 50.3).
 inline int warpgroups(const wo::Shape& s, int mt, int64_t slots) {
   const char* env = getenv("TAO_WEIGHT_ONLY_WGMMA_WIDTH");
   if (env && *env) return atoi(env) == 4 ? 4 : 2;
@@ -255,7 +252,8 @@ inline int warpgroups(const wo::Shape& s, int mt, int64_t slots) {
     split_grid(split, tiles, slots);
     return split.splits;
   };
-  if (splits(t4) > 1) return splits(t2) > 1 && s.m > 128 ? 4 : 2;
+  const int s4 = splits(t4);
+  if (s4 > 1) return splits(t2) > s4 ? 4 : 2;
   return (t4 + slots - 1) / slots * 168 <= (t2 + slots - 1) / slots * 100 ? 4 : 2;
 }
 
