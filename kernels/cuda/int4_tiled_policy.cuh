@@ -69,8 +69,8 @@ struct Int4TiledWeights {
   // log2(group), log2(min(group, 128)), groups per step and the span mask of group ends, from G
   // when it is known.
   static constexpr int kGroupShift = G == 32 ? 5 : G == 64 ? 6 : G == 128 ? 7 : 8;
-  static __device__ __forceinline__ int group_shift(const Args& a) { return G ? kGroupShift : a.group_shift; }
-  static __device__ __forceinline__ int gs_shift(const Args& a) { return G ? (kGroupShift < 7 ? kGroupShift : 7) : a.gs_shift; }
+  static __host__ __device__ __forceinline__ int group_shift(const Args& a) { return G ? kGroupShift : a.group_shift; }
+  static __host__ __device__ __forceinline__ int gs_shift(const Args& a) { return G ? (kGroupShift < 7 ? kGroupShift : 7) : a.gs_shift; }
   static __device__ __forceinline__ int groups(const Args& a) { return G ? (G < 128 ? 128 / G : 1) : a.groups; }
   static __device__ __forceinline__ int ends(const Args& a) { return G ? (G == 32 ? 0xF : G == 64 ? 0xA : 0x8) : a.ends; }
 
@@ -208,7 +208,7 @@ struct Int4TiledWeights {
   }
 
   // Σx per group is staged with x when the raw nibbles are used (m <= 16).
-  static __device__ __forceinline__ int sum_shift(const Args& a) { return gs_shift(a); }
+  static __host__ __device__ __forceinline__ int sum_shift(const Args& a) { return gs_shift(a); }
 
   template <class A, int NB>
   static __device__ __forceinline__ void step(const Args& a, const Raw& r, const uint16_t* xrow, int stride, const float* xsum,

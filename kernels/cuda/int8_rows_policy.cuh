@@ -28,7 +28,7 @@ struct Int8Rows {
   static constexpr int kXPadBytes = 16;  // staged rows 16 bytes apart mod 128: conflict-free
 
   static __device__ __forceinline__ int x_slot(int o) { return o; }
-  static __device__ __forceinline__ int sum_shift(const Args&) { return -1; }
+  static __host__ __device__ __forceinline__ int sum_shift(const Args&) { return -1; }
   static __device__ __forceinline__ float col_scale(const Args& a, int64_t col) {
     return a.f16 ? f16_to_f32(a.scale[col]) : bf16_to_f32(a.scale[col]);
   }

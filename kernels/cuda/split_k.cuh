@@ -22,6 +22,9 @@ struct Shape {
   void* y;           // dtype [m, n]
   float* partial;    // f32 [splits][m][n] when splits > 1
   uint32_t* counters;
+  const uint16_t* xp;     // the block kernel's x prepared once (weight_only_gemm.cuh), rows of xp_ld
+  const float* xp_sums;   // its Σx per 2^sum_shift values, rows of xp_sums_ld
+  int64_t xp_ld, xp_sums_ld;
 };
 
 // Sets s.split_k / s.splits for `tiles` output tiles, `steps` k-steps of `step_k` and `slots`

@@ -6,7 +6,8 @@
 // 7/8 of each mma rather than 15/16, and each dequantized weight fragment serves NB groups of 8
 // rows. A warp owns 16 output columns; a block of kWarps warps owns 16·kWarps columns, 8·NB rows
 // and one k-range (split-K). Per stage the block stages its rows of x for KC values of k in shared
-// memory in the weight policy's k order, then each warp streams its columns' weights, 128 k per
+// memory in the weight policy's k order (blocks of 16 rows copy it by cp.async from x put in that
+// order once per call by prepare_x_kernel), then each warp streams its columns' weights, 128 k per
 // step, with the next steps' loads in flight while it computes.
 //
 // Split-K is deterministic: each block writes f32 partials, and the last block to arrive at an
@@ -96,6 +97,47 @@ __device__ __forceinline__ void stage_x(const Shape& s, int64_t r0, int64_t kb, 
   }
 }
 
+// 16 and 4 bytes from global to shared memory without registers (cp.async), and the wait for them.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((uint32_t)__cvta_generic_to_shared(dst)), "l"(src) : "memory");
+}
+__device__ __forceinline__ void cp_async4(void* dst, const void* src) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"((uint32_t)__cvta_generic_to_shared(dst)), "l"(src) : "memory");
+}
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::: "memory"); }
+
+// x prepared once per call for blocks of more than 8 rows: what stage_x would write to shared memory,
+// for every row and k, in global memory (xp: rows of s.xp_ld values in the policy's order, zeros past
+// k; sums: rows of s.xp_sums_ld Σx chunks), so each block's stage becomes a copy. Block (c, rb) does
+// k in [128c, 128c + 128) of rows 8NB·rb...
+template <class P, class A, int NB>
+__global__ void __launch_bounds__(kThreads) prepare_x_kernel(const typename P::Args a, const Shape s, uint16_t* xp, float* sums) {
+  const int sum_shift = P::sum_shift(a);
+  const int64_t kb = (int64_t)blockIdx.x * kStepK, r0 = (int64_t)blockIdx.y * 8 * NB;
+  float* row_sums = sum_shift >= 5 ? sums + r0 * s.xp_sums_ld + (kb >> sum_shift) : nullptr;
+  stage_x<P, A, NB>(s, r0, kb, kStepK, xp + r0 * s.xp_ld + kb, (int)s.xp_ld, row_sums, (int)s.xp_sums_ld, sum_shift);
+}
+
+// A block's stage from the prepared x: rows r0.. (those that exist) for k in [kb, kb + kc) into xs
+// (rows `stride` apart) and their Σx chunks into xsum, as stage_x would have written them.
+template <int NB>
+__device__ __forceinline__ void copy_prepared(const Shape& s, int64_t r0, int64_t kb, int kc, uint16_t* xs, int stride, float* xsum,
+                                              int xsum_stride, int sum_shift) {
+  const int rows = (int)min((int64_t)8 * NB, s.m - r0), pieces = kc / 8;  // 16-byte pieces of a row
+  for (int i = threadIdx.x; i < rows * pieces; i += kThreads) {
+    const int r = i / pieces, p = i % pieces;
+    cp_async16(xs + r * stride + 8 * p, s.xp + (r0 + r) * s.xp_ld + kb + 8 * p);
+  }
+  if (sum_shift >= 5) {
+    const int chunks = kc >> sum_shift;
+    for (int i = threadIdx.x; i < rows * chunks; i += kThreads) {
+      const int r = i / chunks, c = i % chunks;
+      cp_async4(xsum + r * xsum_stride + c, s.xp_sums + (r0 + r) * s.xp_sums_ld + (kb >> sum_shift) + c);
+    }
+  }
+  cp_async_wait_all();
+}
+
 // y (or the partial) for the accumulators of one warp: lane (g, q) holds columns col0 + g and
 // col0 + 8 + g of rows 8b + 2q and 8b + 2q + 1 of its row block.
 template <class P, class A, int NB>
@@ -146,7 +188,10 @@ __global__ void __launch_bounds__(kThreads, 2) weight_only_kernel(const typename
     for (int d = 0; d < D; ++d)
       if (active && d < steps) P::load(a, cur, first + d, raw[d]);
     __syncthreads();  // the previous stage's x is no longer read
-    stage_x<P, A, NB>(s, r0, kb, steps * kStepK, xs, stride, xsum, xsum_stride, sum_shift);
+    if constexpr (NB > 1)
+      copy_prepared<NB>(s, r0, kb, steps * kStepK, xs, stride, xsum, xsum_stride, sum_shift);
+    else
+      stage_x<P, A, NB>(s, r0, kb, steps * kStepK, xs, stride, xsum, xsum_stride, sum_shift);
     __syncthreads();
     if (!active) continue;
     const uint16_t* xrow = xs + (lane / 4) * stride;
@@ -186,7 +231,24 @@ tao_status launch_nb(tao_ctx* ctx, const typename P::Args& a, Shape s, const cha
   const int64_t tiles = col_groups * s.row_blocks, slots = (int64_t)resident * sm_count(ctx->device);
   choose_split(s, tiles, slots, (s.k + kStepK - 1) / kStepK, kStepK, kSplitCounters);
   const uint64_t blocks = (uint64_t)tiles * s.splits;
-  return launch_with_partials(ctx, s, op, [&] { kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(a, s); });
+  void* prepared = nullptr;
+  if constexpr (NB > 1) {  // blocks of 16 rows copy their stages from x prepared once (prepare_x_kernel)
+    const int sum_shift = P::sum_shift(a);
+    s.xp_ld = (s.k + kStepK - 1) / kStepK * kStepK;
+    s.xp_sums_ld = sum_shift >= 5 ? s.xp_ld >> sum_shift : 0;
+    const uint64_t xp_bytes = (uint64_t)s.m * s.xp_ld * 2;
+    TAO_TRY(alloc(ctx, xp_bytes + (uint64_t)s.m * s.xp_sums_ld * 4, &prepared));
+    s.xp = (const uint16_t*)prepared;
+    s.xp_sums = s.xp_sums_ld ? (const float*)((char*)prepared + xp_bytes) : nullptr;
+    prepare_x_kernel<P, A, NB><<<dim3((unsigned)(s.xp_ld / kStepK), (unsigned)s.row_blocks), kThreads, 0, stream_of(ctx)>>>(
+        a, s, (uint16_t*)prepared, (float*)s.xp_sums);
+  }
+  tao_status st = launch_with_partials(ctx, s, op, [&] { kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(a, s); });
+  if (prepared) {
+    const tao_status fs = release(ctx, prepared);
+    if (st == TAO_OK) st = fs;
+  }
+  return st;
 }
 
 // Rows of x one launch serves at most: beyond it the weight is read again per block of rows and
