@@ -1,7 +1,9 @@
 /**
  * 2:4 semi-structured sparse linears beside their dense counterparts in the same run. GPU, on the
  * Llama-3-8B shapes (N, K) ∈ (6144, 4096), (4096, 4096), (28672, 4096), (4096, 14336): bf16 2:4 on
- * cuSPARSELt (linearCusparselt) vs our dense bf16 linear (cuBLASLt), and int8 2:4 end to end
+ * cuSPARSELt (linearCusparselt) vs our dense bf16 linear (cuBLASLt), at M <= 32 also linearSparse24's
+ * tensor-core kernel over the compressed values + meta ("fused"), semiSparseWeight's linear as its layout
+ * routes it (fused up to SEMI_SPARSE_FUSED_MAX_ROWS rows, cuSPARSELt above), and int8 2:4 end to end
  * (quantizeRowsInt8 + linearInt8Cusparselt) vs our dense W8A8 (quantizeRowsInt8 + linearInt8Int8);
  * the PyTorch peer of the same run (bench/peers/semi_sparse.py): F.linear on
  * to_sparse_semi_structured (cuSPARSELt) and dense bf16. CPU: (4096, 4096) at M = 128, f32 2:4
@@ -12,7 +14,7 @@ import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import {
   cusparseltPack, empty, linear, linearCusparselt, linearInt8Cusparselt, linearInt8Int8, linearSparse24, quantizeRowsInt8, randn,
-  sparse24Compress, sparse24Decompress, type DType, type Tensor,
+  semiSparseWeight, sparse24Compress, sparse24Decompress, type DType, type Tensor,
 } from "../lib/index.ts";
 import { bestDevice, timeOn } from "./harness.ts";
 import { report, type Row } from "./report.ts";
@@ -20,7 +22,7 @@ import { report, type Row } from "./report.ts";
 const { values } = parseArgs({ options: { device: { type: "string" }, m: { type: "string" } } });
 const device = values.device ?? bestDevice();
 const onGpu = device !== "cpu";
-const ms = (values.m ?? (onGpu ? "16,256,1024,2048,4096,8192" : "128")).split(",").map(Number);
+const ms = (values.m ?? (onGpu ? "1,16,32,256,1024,2048,4096,8192" : "128")).split(",").map(Number);
 const nk: [number, number][] = onGpu ? [[6144, 4096], [4096, 4096], [28672, 4096], [4096, 14336]] : [[4096, 4096]];
 const shapes = nk.flatMap(([n, k]) => ms.map((m) => [m, n, k] as [number, number, number]));
 
@@ -39,11 +41,14 @@ function sparseWeight(n: number, k: number, dtype: DType, seed: number): { value
   return { values, meta, dense: sparse24Decompress(values, meta) };
 }
 
+const FUSED_KERNEL_MAX_ROWS = 32;  // tao_linear_sparse24's CUDA tensor-core kernel (include/tao.h)
+
 const rows: Row[] = [];
 for (const [n, k] of nk) {
   const dtype: DType = onGpu ? "bf16" : "f32";
   const w = sparseWeight(n, k, dtype, 4);
   using packed = onGpu ? cusparseltPack(w.values, w.meta) : null;
+  using routed = onGpu ? semiSparseWeight().quantizeWeight(w.dense) : null;
   // int8 weight: a 2:4 pattern of small integers, per-channel scales.
   using w8 = onGpu ? randn([n, k], { dtype: "f32", device, seed: 6, std: 40 }).cast("i8") : null;
   const c8 = w8 ? sparse24Compress(w8) : null;
@@ -59,6 +64,14 @@ for (const [n, k] of nk) {
     const row: Row = {
       m, n, k, [`${dtype} dense us`]: tDense.us, [`${dtype} 2:4 us`]: tSparse.us, "× dense": tDense.us / tSparse.us, "2:4 dense-equiv TFLOP/s": flops / (tSparse.us * 1e6),
     };
+    if (onGpu && m <= FUSED_KERNEL_MAX_ROWS) {
+      const tFused = await timeOn(device, () => linearSparse24(x, w.values, w.meta, null, { out: y }));
+      Object.assign(row, { "fused 2:4 us": tFused.us, "fused × dense": tDense.us / tFused.us });
+    }
+    if (routed) {
+      const tRouted = await timeOn(device, () => linear(x, routed, null, { out: y }));
+      Object.assign(row, { "semiSparseWeight us": tRouted.us, "layout × dense": tDense.us / tRouted.us });
+    }
     if (packed8 && w8dense) {
       const w8a8 = (wq: () => void) => timeOn(device, wq);
       const tW8 = await w8a8(() => {

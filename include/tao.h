@@ -331,7 +331,9 @@ TAO_API tao_status tao_sparse24_decompress(tao_ctx* ctx, const void* values, con
 /* y[m, n] = x[m, k] · Wᵀ (+ bias[n]) for a compressed 2:4 W (values, meta), x, bias, y of `dtype`
  * (TAO_F32, TAO_F16, TAO_BF16): f32 products of the kept values only (half the MACs), summed in f32,
  * bias added in f32, one rounding; k <= 2^25. CPU: multithreaded AVX-512 / AVX2 kernel over k-major x.
- * CUDA: the dense weight in scratch and tao_linear (cuSPARSELt takes tao_linear_cusparselt). */
+ * CUDA: with 16-bit x, m <= 32, k a multiple of 32, values 16-byte and meta 8-byte aligned, a tensor-core
+ * kernel reading values and meta (the stored values exactly, f32 accumulation); else the dense weight in
+ * scratch and tao_linear (cuSPARSELt takes tao_linear_cusparselt). */
 TAO_API tao_status tao_linear_sparse24(tao_ctx* ctx, const void* x, const void* values, const uint8_t* meta,
                                        const void* bias, void* y, int32_t dtype, int64_t m, int64_t n, int64_t k);
 
@@ -581,9 +583,10 @@ TAO_API tao_status tao_dequantize_nf4(tao_ctx* ctx, const uint8_t* packed, const
                                       const float* offset, int64_t n, int64_t k, void* out, int32_t dtype);
 /* y[m, n] = Σ_k x[m, k] · w[n, k] (+ bias[n]) with w the NF4 weight decoded to f32 on the fly (as
  * tao_dequantize_nf4), products summed in f32, bias added in f32, y rounded once. x, bias, y of `dtype`:
- * TAO_F32, TAO_F16 or TAO_BF16. CUDA: m <= 8 with 16-bit x runs a fused kernel (one warp per output
- * column, 16-byte loads of the packed row); otherwise the weight is dequantized to `dtype` (rounded once)
- * into scratch and multiplied by tao_linear (cuBLASLt). */
+ * TAO_F32, TAO_F16 or TAO_BF16. CUDA with 16-bit x, m <= 32: a fused tensor-core kernel whose weight is
+ * each level rounded to `dtype` with the block's f32 scale applied to the f32 sum of that block's
+ * products (y = Σ_b scale(b) · Σ_k dtype(level)·x); larger m or f32 x: the weight is dequantized to
+ * `dtype` (rounded once) into scratch and multiplied by tao_linear (cuBLASLt). */
 TAO_API tao_status tao_linear_nf4(tao_ctx* ctx, const void* x, const uint8_t* packed, const int8_t* qscale,
                                   const float* scale2, const float* offset, const void* bias, void* y, int32_t dtype,
                                   int64_t m, int64_t n, int64_t k);

@@ -212,7 +212,7 @@ describe("quantized linear dispatch table", () => {
     { name: "smoothquant: quantizeRowsInt8 with x / s fused + linearInt8Int8", priority: QuantizedLinearPriority.KERNEL },
     { name: "float8: dynamic activation + float8 matmul", priority: QuantizedLinearPriority.KERNEL },
     { name: "semi_sparse: cuSPARSELt (bf16; int8 after quantizeRowsInt8)", priority: QuantizedLinearPriority.KERNEL },
-    { name: "semi_sparse: linearSparse24 (CPU half-MAC kernel; CUDA dense weight + cuBLASLt)", priority: QuantizedLinearPriority.KERNEL },
+    { name: "semi_sparse: linearSparse24 (CPU half-MAC kernel; CUDA small-m tensor-core kernel or dense weight + cuBLASLt)", priority: QuantizedLinearPriority.KERNEL },
     { name: "semi_sparse: int8 quantizeRowsInt8 + decompressed linearInt8Int8", priority: QuantizedLinearPriority.KERNEL },
     { name: "nf4: linearNf4 (weight decoded on the fly)", priority: QuantizedLinearPriority.KERNEL },
     { name: "float_cast: cast x to the weight's dtype, dense linear, cast back", priority: QuantizedLinearPriority.KERNEL },

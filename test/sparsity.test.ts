@@ -10,9 +10,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  AffineQuantizedTensor, capabilities, columnSqSum, cusparseltPack, ErrorCode, fromArray, int8DynamicActivationInt8SemiSparseWeight,
-  int8DynamicActivationInt8Weight, Linear, linear, linearSparse24, loadInto, quantize, randn, save, semiSparseWeight, Sequential,
-  sparse24Compress, sparse24Decompress, sparse24Mask, applyMask, sparsify, WandaSparsifier, WeightNormSparsifier, zeros, type DType, type Tensor,
+  AffineQuantizedTensor, capabilities, columnSqSum, cusparseltPack, empty, ErrorCode, fromArray, int8DynamicActivationInt8SemiSparseWeight,
+  int8DynamicActivationInt8Weight, Linear, linear, linearSparse24, loadInto, quantize, quantizedLinearImpl, randn, save, SEMI_SPARSE_FUSED_MAX_ROWS,
+  semiSparseWeight, Sequential, sparse24Compress, sparse24Decompress, sparse24Mask, applyMask, sparsify, WandaSparsifier, WeightNormSparsifier,
+  zeros, type DType, type Tensor,
 } from "../lib/index.ts";
 import { devices, freshSeed, hasCuda, linearMisses, noCudaReason, normals, poisonedLinear, refLinear, rng, taoError } from "./helpers.ts";
 
@@ -179,7 +180,7 @@ function expectLinear(y: ArrayLike<number>, x: ArrayLike<number>, dense: ArrayLi
   expect({ ...what, misses: linearMisses(y, refLinear(x, dense, bias, k), k, dtype) }).toEqual({ ...what, misses: [] });
 }
 
-const SHAPES = [[1, 8, 16], [3, 5, 36], [33, 24, 64], [64, 40, 128], [130, 17, 100]] as const;
+const SHAPES = [[1, 8, 16], [3, 5, 36], [33, 24, 64], [64, 40, 128], [130, 17, 100], [1, 40, 96], [17, 33, 256], [32, 129, 160], [9, 16, 4160]] as const;
 
 describe("linearSparse24", () => {
   for (const device of devices) {
@@ -214,7 +215,13 @@ describe("semi-sparse configs", () => {
           using dense = w.dequantize();
           expect(badGroups(dense.toArray(), k)).toEqual([]);
           const bias = (model.getModule("0") as Linear).bias!;
-          for (const m of [1, 7, 64, 97]) {
+          for (const m of [1, 7, 16, 17, 32, 64, 97]) {
+            if (packed) {
+              // Up to SEMI_SPARSE_FUSED_MAX_ROWS rows (K a multiple of 32) the compressed form's tensor-core kernel, cuSPARSELt above.
+              using probe = empty([m, k], { dtype, device });
+              const fused = m <= SEMI_SPARSE_FUSED_MAX_ROWS;
+              expect({ m, impl: quantizedLinearImpl(probe, w, bias).name.includes("linearSparse24") }).toEqual({ m, impl: fused });
+            }
             const r = poisonedLinear((x, _b, opts) => linear(x, w, bias, opts), { device, seed: seed + m, m, n, k, dtype });
             expectLinear(r.y, r.x, dense.toArray(), bias.toArray(), k, dtype, { dtype, n, k, m, packed });
           }

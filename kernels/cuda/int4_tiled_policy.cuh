@@ -60,6 +60,8 @@ struct Int4TiledWeights {
   static constexpr int kDepth = 3;
   static constexpr int kXPadBytes = 64;  // staged rows 64 bytes apart mod 128: conflict-free 16-byte reads
 
+  template <class A>
+  static __device__ __forceinline__ void block_setup() {}  // no shared tables
   static __device__ __forceinline__ int x_slot(int o) {
     const int oo = o & 31;
     return (o & ~31) + ((oo >> 1) & 3) * 8 + 2 * (oo >> 3) + (oo & 1);

@@ -27,6 +27,8 @@ struct Int8Rows {
   static constexpr int kDepth = 2;
   static constexpr int kXPadBytes = 16;  // staged rows 16 bytes apart mod 128: conflict-free
 
+  template <class A>
+  static __device__ __forceinline__ void block_setup() {}  // no shared tables
   static __device__ __forceinline__ int x_slot(int o) { return o; }
   static __host__ __device__ __forceinline__ int sum_shift(const Args&) { return -1; }
   static __device__ __forceinline__ float col_scale(const Args& a, int64_t col) {

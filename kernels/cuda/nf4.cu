@@ -1,11 +1,13 @@
 // CUDA NF4 ops (include/tao.h). Quantize, pack, unpack and dequantize are grid-stride loops over
 // 64-weight blocks (the double quantization one thread per 256-block group, in block order, so the
-// sums match the CPU's). Linear at m <= 8 with 16-bit x: nf4_gemv, one warp per output column; else the
-// weight is dequantized into scratch and multiplied by cuBLASLt (cuda::linear).
+// sums match the CPU's). Linear with 16-bit x at m < wo::dense_from_m() (32 rows): the weight-only
+// tensor-core kernels with the policy of nf4_rows_policy.cuh; else the weight is dequantized into
+// scratch and multiplied by cuBLASLt (cuda::linear).
 #include "../common/backend.h"
 #include "../common/convert.h"
 #include "launch.cuh"
-#include "mma.cuh"
+#include "nf4_rows_policy.cuh"
+#include "weight_only_gemv.cuh"
 
 namespace tao {
 namespace cuda {
@@ -13,6 +15,17 @@ namespace cuda {
 namespace {
 
 __constant__ float kCode[16] = {TAO_NF4_CODES};
+
+// The m <= 8 kernels (weight_only_gemv.cuh: a GEMV geometry code, or 0 for the block kernel) for large
+// weights (2^25+ elements) and small ones; a build may set others (CMake TAO_GEMV_TUNING).
+#ifndef TAO_GEMV_NF4_LARGE
+#define TAO_GEMV_NF4_LARGE 0
+#endif
+#ifndef TAO_GEMV_NF4_SMALL
+#define TAO_GEMV_NF4_SMALL 0
+#endif
+using GemvLarge = wo::GemvConfig<TAO_GEMV_NF4_LARGE>;
+using GemvSmall = wo::GemvConfig<TAO_GEMV_NF4_SMALL>;
 
 // Block scale b of w (double-quantized absmax).
 __device__ __forceinline__ float block_scale(const Nf4Weight& w, int64_t b) {
@@ -81,81 +94,12 @@ __global__ void dequantize_kernel(Nf4Weight w, typename Dt<D>::T* __restrict__ o
   }
 }
 
-constexpr int kGemvWarps = 8;  // output columns per block
-constexpr int kGemvUnroll = 2;  // 16-byte weight loads in flight per lane
-
-// y[r, col] = Σ x[r, :] · w[col, :] (+ bias) for r < m <= MB, one warp per column. Each lane takes 32
-// consecutive weights (16 packed bytes, one 16-byte load, one block scale) per 1024-weight step, loads
-// kGemvUnroll steps before decoding so several loads per lane are in flight (the kernel is bound by
-// reading the packed weight once), decodes to f32 and FMAs with the same 32 x values of each row
-// (four 16-byte loads, L1/L2 hits after the first warp). Lane sums are reduced by shuffles.
-template <int D, int MB>
-__global__ void __launch_bounds__(32 * kGemvWarps) nf4_gemv(Nf4Weight w, const uint16_t* __restrict__ x, const uint16_t* __restrict__ bias,
-                                                            uint16_t* __restrict__ y, int m) {
-  __shared__ float code[16];
-  load_codes(code);
-  const int lane = threadIdx.x % 32;
-  const int64_t col = (int64_t)blockIdx.x * kGemvWarps + threadIdx.x / 32;
-  if (col >= w.n) return;
-  const int64_t k = w.k;
-  const uint8_t* row = w.packed + col * (k / 2);
-  float acc[MB] = {};
-  for (int64_t base = 32 * lane; base < k; base += 1024 * kGemvUnroll) {
-    uint4 p[kGemvUnroll];
-    float s[kGemvUnroll];
-#pragma unroll
-    for (int u = 0; u < kGemvUnroll; ++u) {
-      const int64_t e0 = base + 1024 * u;
-      p[u] = e0 < k ? __ldg((const uint4*)(row + e0 / 2)) : make_uint4(0, 0, 0, 0);
-      s[u] = e0 < k ? block_scale(w, (col * k + e0) / kNf4Block) : 0.0f;
-    }
-#pragma unroll
-    for (int u = 0; u < kGemvUnroll; ++u) {
-      const int64_t e0 = base + 1024 * u;
-      if (e0 >= k) break;
-      const uint32_t words[4] = {p[u].x, p[u].y, p[u].z, p[u].w};
-      float wv[32];
-#pragma unroll
-      for (int e = 0; e < 32; ++e) {
-        const uint32_t byte = words[e / 8] >> (8 * (e / 2 % 4)) & 0xffu;
-        wv[e] = mul_rn(code[e % 2 ? byte & 15 : byte >> 4], s[u]);
-      }
-#pragma unroll
-      for (int r = 0; r < MB; ++r) {
-        if (r >= m) break;
-        const uint4* xp = (const uint4*)(x + r * k + e0);
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          const uint4 xv = __ldg(xp + q);
-          const uint32_t xw[4] = {xv.x, xv.y, xv.z, xv.w};
-#pragma unroll
-          for (int h = 0; h < 8; ++h) acc[r] = fmaf(wv[8 * q + h], Act<D>::to_f32((uint16_t)(xw[h / 2] >> (16 * (h % 2)))), acc[r]);
-        }
-      }
-    }
-  }
-#pragma unroll
-  for (int r = 0; r < MB; ++r) {
-    float v = acc[r];
-#pragma unroll
-    for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if (lane == 0 && r < m) y[r * w.n + col] = Act<D>::from_f32(bias ? add_rn(v, Act<D>::to_f32(bias[col])) : v);
-  }
-}
-
+// y = x · Wᵀ (+ bias) for m < wo::dense_from_m() rows with the weight-only tensor-core kernels
+// (nf4_rows_policy.cuh: levels rounded to the dtype, f32 block scales on the mma results).
 template <int D>
-tao_status gemv(tao_ctx* ctx, const Nf4LinearCall& c, const char* op) {
-  const unsigned grid = (unsigned)((c.w.n + kGemvWarps - 1) / kGemvWarps);
-  const auto* x = (const uint16_t*)c.x;
-  const auto* bias = (const uint16_t*)c.bias;
-  auto* y = (uint16_t*)c.y;
-  const int m = (int)c.m;
-  cudaStream_t st = stream_of(ctx);
-  if (m == 1) nf4_gemv<D, 1><<<grid, 32 * kGemvWarps, 0, st>>>(c.w, x, bias, y, m);
-  else if (m == 2) nf4_gemv<D, 2><<<grid, 32 * kGemvWarps, 0, st>>>(c.w, x, bias, y, m);
-  else if (m <= 4) nf4_gemv<D, 4><<<grid, 32 * kGemvWarps, 0, st>>>(c.w, x, bias, y, m);
-  else nf4_gemv<D, 8><<<grid, 32 * kGemvWarps, 0, st>>>(c.w, x, bias, y, m);
-  return check_launch(op);
+tao_status fused(tao_ctx* ctx, const Nf4LinearCall& c, const char* op) {
+  const wo::Shape s{c.m, c.w.n, c.w.k, 0, 0, 0, c.x, c.bias, c.y, nullptr, nullptr};
+  return wo::launch_small<Nf4Rows, Act<D>, GemvLarge, GemvSmall>(ctx, Nf4Rows::Args{c.w}, s, op);
 }
 
 // Launches the dequantization of w into out (dtype D).
@@ -209,8 +153,8 @@ tao_status nf4_linear(tao_ctx* ctx, const Nf4LinearCall& c) {
   const char* op = "tao_linear_nf4";
   TAO_TRY(use_device(ctx, op));
   if (!aligned_to(c.w.packed, 16)) return fail(TAO_ERR_INVALID_ARGUMENT, op, "packed must be 16-byte aligned on CUDA");
-  if (c.m <= 8 && c.dtype != TAO_F32 && aligned_to(c.x, 16))
-    return c.dtype == TAO_F16 ? gemv<TAO_F16>(ctx, c, op) : gemv<TAO_BF16>(ctx, c, op);
+  if (c.m < wo::dense_from_m() && c.dtype != TAO_F32)
+    return c.dtype == TAO_F16 ? fused<TAO_F16>(ctx, c, op) : fused<TAO_BF16>(ctx, c, op);
   void* w = nullptr;
   const uint64_t elem = c.dtype == TAO_F32 ? 4 : 2;
   TAO_TRY(alloc(ctx, (uint64_t)(c.w.n * c.w.k) * elem, &w));

@@ -1,13 +1,17 @@
 // CUDA 2:4 sparsity helpers: mask / compress / decompress (one thread per group of 4, the rule of
 // common/sparse24.h, so the CPU and CUDA keep the same values), masking in place, Wanda's column
 // sums of squares (one thread per column walking the rows: neighbouring threads read neighbouring
-// columns, coalesced, and every sum is in row order: deterministic), and tao_linear_sparse24 as the
-// dense weight in scratch + tao_linear (the fast path is cuSPARSELt, cusparselt_linear.cu).
+// columns, coalesced, and every sum is in row order: deterministic), and tao_linear_sparse24: with
+// 16-bit x, m < wo::dense_from_m() (32 rows) and k a multiple of 32, the weight-only tensor-core
+// kernels over the compressed form (sparse24_rows_policy.cuh); else the dense weight in scratch +
+// tao_linear (large m's fast path is cuSPARSELt, cusparselt_linear.cu).
 #include "../common/backend.h"
 #include "../common/convert.h"
 #include "../common/dtype_switch.h"
 #include "../common/status.h"
 #include "launch.cuh"
+#include "sparse24_rows_policy.cuh"
+#include "weight_only_gemv.cuh"
 
 namespace tao {
 namespace cuda {
@@ -70,9 +74,25 @@ tao_status column_sq_sum(tao_ctx* ctx, const void* x, int dtype, float* acc, int
   return check_launch(op);
 }
 
+namespace {
+
+// y = x · Wᵀ (+ bias) on the compressed form: the m <= 8 kernels and the block kernel of the
+// weight-only skeleton (its block kernel at every m: the GEMV geometries are tuned for other policies).
+template <int D>
+tao_status fused_sparse24(tao_ctx* ctx, const Sparse24LinearCall& c, const char* op) {
+  using Block = wo::GemvConfig<0>;
+  const Sparse24Rows::Args a{(const uint8_t*)c.values, c.meta, c.n, c.k};
+  const wo::Shape s{c.m, c.n, c.k, 0, 0, 0, c.x, c.bias, c.y, nullptr, nullptr};
+  return wo::launch_small<Sparse24Rows, Act<D>, Block, Block>(ctx, a, s, op);
+}
+
+}  // namespace
+
 tao_status linear_sparse24(tao_ctx* ctx, const Sparse24LinearCall& c) {
   const char* op = "tao_linear_sparse24";
   TAO_TRY(use_device(ctx, op));
+  if (c.dtype != TAO_F32 && c.m < wo::dense_from_m() && c.k % 32 == 0 && aligned_to(c.values, 16) && aligned_to(c.meta, 8))
+    return c.dtype == TAO_F16 ? fused_sparse24<TAO_F16>(ctx, c, op) : fused_sparse24<TAO_BF16>(ctx, c, op);
   void* w = nullptr;
   const int es = c.dtype == TAO_F32 ? 4 : 2;
   TAO_TRY(alloc(ctx, (uint64_t)(c.n * c.k) * es, &w));

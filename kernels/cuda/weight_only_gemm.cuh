@@ -17,7 +17,8 @@
 // A weight policy P provides: Args; Raw (registers of one step); kXPadBytes; x_slot(o) (where k
 // offset o of a 128-step lives in a staged row); kDepth (steps of loads in flight); Cursor and
 // cursor(args, col0, k_begin, lane) (a warp's pointers at the start of its k-range);
-// load(args, cursor, step, raw) for the step-th 128 k from there; sum_shift(args) (log2 of the
+// load(args, cursor, step, raw) for the step-th 128 k from there; block_setup<A>() (a block's shared
+// tables, built before its first step, which follows a barrier); sum_shift(args) (log2 of the
 // chunk of k whose Σx per row the policy wants staged, or -1); and step<A, NB>(args, raw, x rows,
 // stride, x sums, sums stride, lane, acc), which runs the step's 8 mma k-tiles.
 // Epilogue: y = acc·P::col_scale(args, col) + bias, rounded once.
@@ -179,6 +180,7 @@ __global__ void __launch_bounds__(kThreads, 2) weight_only_kernel(const typename
   const int64_t k_begin = sp * s.split_k, k_end = min(s.k, k_begin + s.split_k);
   const typename P::Cursor cur = P::cursor(a, active ? col0 : 0, k_begin, lane);
 
+  P::template block_setup<A>();
   float acc[NB][4] = {};
   for (int64_t kb = k_begin; kb < k_end; kb += KC) {
     const int kc = (int)min((int64_t)KC, k_end - kb);
@@ -243,7 +245,9 @@ tao_status launch_nb(tao_ctx* ctx, const typename P::Args& a, Shape s, const cha
     prepare_x_kernel<P, A, NB><<<dim3((unsigned)(s.xp_ld / kStepK), (unsigned)s.row_blocks), kThreads, 0, stream_of(ctx)>>>(
         a, s, (uint16_t*)prepared, (float*)s.xp_sums);
   }
-  tao_status st = launch_with_partials(ctx, s, op, [&] { kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(a, s); });
+  tao_status st = NB > 1 ? check_launch(op) : TAO_OK;
+  if (st == TAO_OK)
+    st = launch_with_partials(ctx, s, op, [&] { kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(a, s); });
   if (prepared) {
     const tao_status fs = release(ctx, prepared);
     if (st == TAO_OK) st = fs;

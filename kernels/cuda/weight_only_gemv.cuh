@@ -77,6 +77,7 @@ __global__ void __launch_bounds__(CT * KS * 32, MinBlocks) weight_only_gemv_kern
   // Group sums of the rows past m are zeros (they only reach outputs that are never stored).
   for (int i = threadIdx.x; i < (8 - (int)s.m) * xsum_stride; i += kThreadsG) xsum[s.m * xsum_stride + i] = 0.0f;
 
+  P::template block_setup<A>();
   float acc[1][4] = {};
   const uint16_t* xrow = xs + min(lane / 4, (int)s.m - 1) * stride + ks * per * kStepK;
   const float* xsum_slice = xsum + ((ks * per * kStepK) >> max(sum_shift, 5));

@@ -16,8 +16,10 @@
 // wgmmas run each warp reads the next step's words from shared memory and dequantizes them (the
 // weight value the policy defines, rounded once to the dtype) into the other set; with D = 1 it does
 // so after its wgmmas, while the other warpgroups' run. A warp releases a stage once the wgmmas that
-// read its x tile are done, and keeps the accumulators in registers. Split-K (split_k.cuh) when the
-// tiles do not fill the chip.
+// read its x tile are done, and keeps the accumulators in registers. Split-K when the tiles do not
+// fill the chip: up to 8 splits of a tile are one thread-block cluster, and the first block adds the
+// others' accumulators from their shared memory (DSMEM) in split order, then stores y; more splits
+// write f32 partials that the last block to arrive adds (split_k.cuh).
 //
 // A weight policy P provides Args, Raw and col_scale (as weight_only_gemm.cuh asks), the staging
 // (staged_bytes, staged_maps, copy_staged, staged; kStagedWordBytes + kStagedGroupBytes of room a
@@ -75,9 +77,9 @@ constexpr int smem_bytes() {
 
 __device__ __forceinline__ uint32_t shared_address(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
-// Block (column block cb, split sp, row block rb), row blocks fastest so the blocks reading one
-// weight tile run together and share it through L2. xmap: x [m, k] in boxes of MT rows × 64 k;
-// word_map, group_map: the policy's.
+// Block (column block cb, row block rb, split sp), splits fastest (with s.cluster_reduce a cluster of
+// s.splits blocks is one tile), then row blocks, so the blocks reading one weight tile run together and
+// share it through L2. xmap: x [m, k] in boxes of MT rows × 64 k; word_map, group_map: the policy's.
 template <class P, int Dtype, int MT, int W>
 __global__ void __launch_bounds__(threads<W>(), 1)
     weight_wgmma_kernel(const __grid_constant__ CUtensorMap xmap, const __grid_constant__ CUtensorMap word_map,
@@ -104,9 +106,9 @@ __global__ void __launch_bounds__(threads<W>(), 1)
     tma::fence_init();
   }
   __syncthreads();
-  const int rb = blockIdx.x % s.row_blocks;
-  const int sp = (blockIdx.x / s.row_blocks) % s.splits;
-  const int64_t cb = blockIdx.x / s.row_blocks / s.splits;
+  const int sp = blockIdx.x % s.splits;  // the block's rank in its cluster
+  const int rb = (blockIdx.x / s.splits) % s.row_blocks;
+  const int64_t cb = blockIdx.x / s.splits / s.row_blocks;
   const int64_t c0 = cb * kCols, r0 = (int64_t)rb * MT;
   const int64_t k_begin = sp * s.split_k, k_end = min(s.k, k_begin + s.split_k);
   const int steps = (int)((k_end - k_begin + kStepK - 1) / kStepK);
@@ -170,10 +172,12 @@ __global__ void __launch_bounds__(threads<W>(), 1)
 #pragma unroll
   for (int e = 0; e < MT / 2; ++e) wgmma::fence_operand(acc[e]);
 
-  // acc[4j + e]: output column col0 + g + 8(e / 2) of x row r0 + 8j + 2q + e % 2.
-  const int64_t col0 = c0 + 16 * warp;
+  // acc[4j + e]: output column c0 + 16·warp + g + 8(e / 2) of x row r0 + 8j + 2q + e % 2.
   const int g = lane / 4, q = lane % 4;
-  if (s.splits > 1) {
+  static_assert(MT * (kCols + 4) * 4 <= stages<P, MT, W>() * stage_bytes<P, MT, W>(), "the split tile reuses the stages");
+  if (s.splits > 1 && s.cluster_reduce && !wo::cluster_sum<MT / 8>(acc, (float*)smem_ptr, kWarps, true)) return;
+  if (s.splits > 1 && !s.cluster_reduce) {
+    const int64_t col0 = c0 + 16 * warp;
 #pragma unroll
     for (int j = 0; j < MT / 8; ++j)
 #pragma unroll
@@ -231,10 +235,15 @@ inline int64_t wgmma_until_m() {
   return env && *env ? atoll(env) : 1025;
 }
 
-// Sets s.split_k and s.splits for a grid of `tiles` output tiles on `slots` resident blocks (split_k.cuh:
-// only grids of less than one wave split; partials of a large output cost more than they save).
+// Sets s.split_k, s.splits and s.cluster_reduce for a grid of `tiles` output tiles on `slots` resident
+// blocks (split_k.cuh: only grids of less than one wave split). Up to kMaxClusterSplits splits add
+// through their cluster's shared memory, more through global partials; launch() also takes partials
+// where the clusters would not all run at once (H100, session 10: clusters of 2 won, e.g. 6144 × 4096
+// m = 32 20.0 → 17.7 µs, m = 256 50.2 → 39.0; 32 clusters of 4 lost, 4096 × 14336 m = 32 31.8 → 55.8,
+// 4096 × 4096 m = 32 16.7 → 21.6, the GPCs holding fewer than 32 of them at once).
 inline void split_grid(wo::Shape& s, int64_t tiles, int64_t slots) {
   wo::choose_split(s, tiles, slots, (s.k + kStepK - 1) / kStepK, kStepK, std::min<int64_t>(slots - 1, kSplitCounters));
+  s.cluster_reduce = s.splits > 1 && s.splits <= wo::kMaxClusterSplits;
 }
 
 // Warpgroups a block (2 or 4) for s.m rows at mt = 64 or 128 rows a block, on `slots` resident
@@ -285,9 +294,12 @@ tao_status launch(tao_ctx* ctx, const typename P::Args& a, wo::Shape s, const ch
     s.row_blocks = (int32_t)((s.m + MT - 1) / MT);
     const int64_t tiles = (s.n + kCols - 1) / kCols * s.row_blocks, slots = (int64_t)resident * sm_count(ctx->device);
     split_grid(s, tiles, slots);
-    const uint64_t blocks = (uint64_t)tiles * s.splits;
-    return wo::launch_with_partials(
-        ctx, s, op, [&] { kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(xmap, word_map, group_map, a, s); });
+    static int clusters[wo::kMaxClusterSplits + 1] = {};  // active clusters per size, from the occupancy calculator
+    if (s.cluster_reduce && clusters[s.splits] == 0) TAO_TRY(wo::active_clusters(kernel, s.splits, kThreads, smem, op, &clusters[s.splits]));
+    if (s.cluster_reduce && tiles > clusters[s.splits]) s.cluster_reduce = false;  // a second wave of clusters costs more than partials
+    auto run = [&] { return wo::launch_clusters(ctx, s, (uint64_t)tiles * s.splits, kThreads, smem, op, kernel, xmap, word_map, group_map, a, s); };
+    if (s.cluster_reduce) return run();
+    return wo::launch_with_partials(ctx, s, op, run);
   };
   using W2 = std::integral_constant<int, 2>;
   using W4 = std::integral_constant<int, 4>;

@@ -5,7 +5,8 @@
  * Plain form: data = the codes (u8 [N, K]), scale = the block absmax (f32 [N, K/64]); pack()
  * double-quantizes the absmax, unpack() gives the double-quantized scales back. Storage: packed,
  * qscale, scale2, offset. Linear:
- *   KERNEL   linearNf4 (weight decoded on the fly; CUDA: fused GEMV for M <= 8, else dequantize + cuBLASLt);
+ *   KERNEL   linearNf4 (weight decoded on the fly; CUDA: a fused tensor-core kernel for M <= 32, levels
+ *            rounded to x's dtype, else dequantize + cuBLASLt);
  *   FALLBACK dequantize to x's dtype, dense linear.
  */
 import type { DType } from "../dtypes.ts";

@@ -10,14 +10,15 @@
  *           made for the cuSPARSELt version and GPU it was packed on (option packedBytes).
  * values + meta are the portable form (checkpoints, the CPU kernel, getPlain); packed feeds the
  * sparse tensor cores. Linear, in dispatch order:
- *   KERNEL   CUDA with packed: bf16 x → linearCusparselt; int8 → quantizeRowsInt8 + linearInt8Cusparselt
- *   KERNEL   float weight, x of the values' dtype → linearSparse24 (CPU: half the MACs; CUDA: the
- *            documented dense fallback for shapes cuSPARSELt refuses, f16 and f32: dense weight +
- *            cuBLASLt)
+ *   KERNEL   CUDA with packed: bf16 x with more than 16 rows (or K not a multiple of 32) →
+ *            linearCusparselt; int8 → quantizeRowsInt8 + linearInt8Cusparselt
+ *   KERNEL   float weight, x of the values' dtype → linearSparse24 (CPU: half the MACs; CUDA, 16-bit x
+ *            of at most 16 rows (SEMI_SPARSE_FUSED_MAX_ROWS) and K a multiple of 32: a tensor-core kernel
+ *            over values + meta, 5 bytes read per 4 weights; else the documented dense fallback for
+ *            shapes cuSPARSELt refuses, f16 and f32: dense weight + cuBLASLt)
  *   FALLBACK dequantize (decompress, int8: times the scales) to x's dtype, then dense linear;
  *            int8: x quantized per row and linearInt8Int8 on the decompressed int8 weight
- * Small M on CUDA stays on cuSPARSELt (no dense weight is kept); bench/linear_sparse.ts measures
- * where that loses to dense.
+ * bench/linear_sparse.ts measures both CUDA paths beside dense bf16.
  */
 import { ErrorCode, invalid, TaoError } from "../errors.ts";
 import type { DType } from "../dtypes.ts";
@@ -146,7 +147,22 @@ export function toSemiSparse(plain: PlainForm, params: QuantParams, config: Conf
 function cusparseltApplies(x: Tensor, w: AffineQuantizedTensor, bias: Tensor | null): boolean {
   if (w.layout.name !== "semi_sparse" || w.storage.packed === undefined || w.device === "cpu" || x.shape.at(-1) !== w.shape[1]) return false;
   if (isInt8(w.params)) return ["f32", "f16", "bf16"].includes(x.dtype) && (bias === null || bias.dtype === x.dtype);
+  if (takesFusedSmallM(x, w)) return false;
   return x.dtype === w.storage.values!.dtype && (bias === null || bias.dtype === x.dtype);
+}
+
+/**
+ * Rows of x up to which a float weight's CUDA linear takes tao_linear_sparse24's tensor-core kernel
+ * (over values + meta) rather than cuSPARSELt. H100, bench/linear_sparse.ts (session 11): at 1 and 16
+ * rows the kernel beat cuSPARSELt on all four Llama shapes (0.78-1.33x dense vs 0.49-0.88x), at 32
+ * cuSPARSELt won on all four (0.67-0.97x vs 0.66-0.90x).
+ */
+export const SEMI_SPARSE_FUSED_MAX_ROWS = 16;
+
+/** Whether a float weight's CUDA linear goes to linearSparse24's fused small-m kernel rather than cuSPARSELt. */
+function takesFusedSmallM(x: Tensor, w: AffineQuantizedTensor): boolean {
+  const rows = x.numel / w.shape[1]!;
+  return x.dtype !== "f32" && rows <= SEMI_SPARSE_FUSED_MAX_ROWS && w.shape[1]! % 32 === 0;
 }
 
 function cusparseltLinear(x: Tensor, w: AffineQuantizedTensor, bias: Tensor | null, opts: LinearOptions): Tensor {
@@ -172,7 +188,7 @@ registerQuantizedLinear({
   impl: cusparseltLinear,
 });
 registerQuantizedLinear({
-  name: "semi_sparse: linearSparse24 (CPU half-MAC kernel; CUDA dense weight + cuBLASLt)",
+  name: "semi_sparse: linearSparse24 (CPU half-MAC kernel; CUDA small-m tensor-core kernel or dense weight + cuBLASLt)",
   priority: QuantizedLinearPriority.KERNEL,
   condition: (x, w, bias) => w.layout.name === "semi_sparse" && !isInt8(w.params) && x.dtype === w.storage.values!.dtype &&
     x.shape.at(-1) === w.shape[1] && (bias === null || bias.dtype === x.dtype),

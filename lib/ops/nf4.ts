@@ -135,7 +135,8 @@ export function dequantizeNf4(w: Nf4Packed, dtype: DType): Tensor {
 
 /**
  * y [..., N] = x [..., K] · Wᵀ (+ bias [N]) with W the NF4 weight decoded to f32 on the fly; x, bias,
- * y in one dtype (f32, f16, bf16), f32 sums, y rounded once. See tao_linear_nf4.
+ * y in one dtype (f32, f16, bf16), f32 sums, y rounded once. On CUDA with 16-bit x the levels are
+ * rounded to x's dtype (M <= 32) or the dequantized weight is (larger M). See tao_linear_nf4.
  */
 export function linearNf4(x: Tensor, w: Nf4Packed, bias: Tensor | null = null, opts: LinearOptions = {}): Tensor {
   const op = "linearNf4";
