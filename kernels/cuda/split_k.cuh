@@ -34,15 +34,13 @@ struct Shape {
 
 // Sets s.split_k / s.splits for `tiles` output tiles, `steps` k-steps of `step_k` and `slots`
 // resident blocks: the splits minimizing (waves of the grid) × (steps per block + a block's fixed
-// cost of about two steps), the fewest among equals (fewer partials); no split past `max_tiles`, at
-// most `max_splits` splits.
-inline void choose_split(Shape& s, int64_t tiles, int64_t slots, int64_t steps, int64_t step_k, int64_t max_tiles,
-                         int64_t max_splits = 64) {
+// cost of about two steps), the fewest among equals (fewer partials); no split past `max_tiles`.
+inline void choose_split(Shape& s, int64_t tiles, int64_t slots, int64_t steps, int64_t step_k, int64_t max_tiles) {
   s.split_k = steps * step_k;
   s.splits = 1;
   if (tiles > max_tiles) return;
   int64_t best = -1;
-  for (int64_t sp = 1; sp <= steps && sp <= max_splits; ++sp) {
+  for (int64_t sp = 1; sp <= steps && sp <= 64; ++sp) {
     const int64_t per = (steps + sp - 1) / sp, used = (steps + per - 1) / per;
     const int64_t cost = ((tiles * used + slots - 1) / slots) * (per + 2);
     if (best < 0 || cost < best) best = cost, s.split_k = per * step_k, s.splits = (int32_t)used;
@@ -100,15 +98,14 @@ __device__ void reduce_tile(const typename P::Args& a, const Shape& s, int64_t c
   }
 }
 
-// Runs launch() (a kernel launch with s) with s.counters set and, when s.splits > 1, s.partial
-// allocated from the context's pool for the launch; returns the launch's status.
+// Runs launch() (a kernel launch with s, returning its checked status) with s.counters set and, when
+// s.splits > 1, s.partial allocated from the context's pool for the launch; returns the launch's status.
 template <class Launch>
-tao_status launch_with_partials(tao_ctx* ctx, Shape& s, const char* op, Launch&& launch) {
+tao_status launch_with_partials(tao_ctx* ctx, Shape& s, Launch&& launch) {
   s.counters = (uint32_t*)ctx->counters;
   s.partial = nullptr;
   if (s.splits > 1) TAO_TRY(alloc(ctx, (uint64_t)s.splits * s.m * s.n * sizeof(float), (void**)&s.partial));
-  launch();
-  tao_status st = check_launch(op);
+  tao_status st = launch();
   if (s.partial) {
     const tao_status fs = release(ctx, s.partial);
     if (st == TAO_OK) st = fs;

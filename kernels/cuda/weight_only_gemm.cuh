@@ -247,7 +247,10 @@ tao_status launch_nb(tao_ctx* ctx, const typename P::Args& a, Shape s, const cha
   }
   tao_status st = NB > 1 ? check_launch(op) : TAO_OK;
   if (st == TAO_OK)
-    st = launch_with_partials(ctx, s, op, [&] { kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(a, s); });
+    st = launch_with_partials(ctx, s, [&] {
+      kernel<<<(unsigned)blocks, kThreads, smem, stream_of(ctx)>>>(a, s);
+      return check_launch(op);
+    });
   if (prepared) {
     const tao_status fs = release(ctx, prepared);
     if (st == TAO_OK) st = fs;

@@ -299,7 +299,7 @@ tao_status launch(tao_ctx* ctx, const typename P::Args& a, wo::Shape s, const ch
     if (s.cluster_reduce && tiles > clusters[s.splits]) s.cluster_reduce = false;  // a second wave of clusters costs more than partials
     auto run = [&] { return wo::launch_clusters(ctx, s, (uint64_t)tiles * s.splits, kThreads, smem, op, kernel, xmap, word_map, group_map, a, s); };
     if (s.cluster_reduce) return run();
-    return wo::launch_with_partials(ctx, s, op, run);
+    return wo::launch_with_partials(ctx, s, run);
   };
   using W2 = std::integral_constant<int, 2>;
   using W4 = std::integral_constant<int, 4>;
