@@ -4,7 +4,7 @@
  * `measure` (its own warm-up and sampling), p50. Never used in tests.
  */
 import { measure } from "mitata";
-import { capabilities, Context, Event } from "../lib/index.ts";
+import { capabilities, Context, Event, flushL2, warmClocks } from "../lib/index.ts";
 
 export interface Timing {
   /** Median time per call in microseconds. */
@@ -21,49 +21,16 @@ export interface TimeOptions {
   flush?: boolean;
 }
 
-const flushBuffers = new Map<string, { ptr: bigint; bytes: number }>();
-
-function flushL2(ctx: Context): void {
-  let buf = flushBuffers.get(ctx.device);
-  if (buf === undefined) {
-    const l2 = capabilities().cuda.devices[ctx.ordinal]?.l2_bytes ?? 64 << 20;
-    buf = { ptr: ctx.alloc(4 * l2), bytes: 4 * l2 };
-    ctx.memset(buf.ptr, 0, buf.bytes);
-    flushBuffers.set(ctx.device, buf);
-  }
-  // A read-only pass: L2 ends up holding clean lines. A memset flush would leave dirty ones for the
-  // timed call to write back (on an H100 a 62 MB read took 30.7 µs after a memset, 23.1 µs after a
-  // read), a cost no kernel pays in a real pipeline where the previous kernel read its weights.
-  ctx.read(buf.ptr, buf.bytes);
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-const warmDevices = new Set<string>();
-
-/**
- * The first timing on a device in a process first keeps the GPU busy with `fn` for 300 ms: from idle
- * its clocks ramp up over the first tens of milliseconds, and the first shape a bench timed read up
- * to twice as slow as the same shape timed later (bench/NOTES.md).
- */
-function warmDevice(ctx: Context, fn: () => void): void {
-  if (warmDevices.has(ctx.device)) return;
-  const end = performance.now() + 300;
-  while (performance.now() < end) {
-    for (let i = 0; i < 10; i++) fn();
-    ctx.synchronize();
-  }
-  warmDevices.add(ctx.device);
-}
-
 /** Times `fn` on a CUDA context with events around each call. */
 export function timeCuda(ctx: Context, fn: () => void, opts: TimeOptions = {}): Timing {
   const warmup = opts.warmup ?? 5, samples = opts.samples ?? 50, flush = opts.flush ?? true;
-  warmDevice(ctx, fn);
+  warmClocks(ctx, fn);
   for (let i = 0; i < warmup; i++) fn();
   const pairs: [Event, Event][] = [];
   for (let i = 0; i < samples; i++) {

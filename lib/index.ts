@@ -5,6 +5,7 @@ export * from "./device.ts";
 export * from "./runtime.ts";
 export * from "./context.ts";
 export * from "./event.ts";
+export * from "./gpu_timing.ts";
 export * from "./graph.ts";
 export * from "./resource.ts";
 export * from "./storage.ts";

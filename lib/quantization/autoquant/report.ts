@@ -8,7 +8,7 @@ export interface CandidateResult {
   shapeUs: (number | null)[];
   /** Σ count · µs over the shapes: the layer's time for the recorded calls; null when excluded. */
   totalUs: number | null;
-  /** SQNR (dB) of the candidate's output against the float layer's, on the largest recorded shape; null if not computed. */
+  /** SQNR (dB) of the candidate's output against the float layer's, on the recorded shape with the fewest rows; null if not computed. */
   sqnr: number | null;
   /** Why it cannot be chosen (under minSqnr, config declines the weight, device lacks it, failed), or null. */
   excluded: string | null;
