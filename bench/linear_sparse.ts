@@ -3,8 +3,10 @@
  * Llama-3-8B shapes (N, K) ∈ (6144, 4096), (4096, 4096), (28672, 4096), (4096, 14336): bf16 2:4 on
  * cuSPARSELt (linearCusparselt) vs our dense bf16 linear (cuBLASLt), at M <= 32 also linearSparse24's
  * tensor-core kernel over the compressed values + meta ("fused"), semiSparseWeight's linear as its layout
- * routes it (fused up to SEMI_SPARSE_FUSED_MAX_ROWS rows, cuSPARSELt above), and int8 2:4 end to end
- * (quantizeRowsInt8 + linearInt8Cusparselt) vs our dense W8A8 (quantizeRowsInt8 + linearInt8Int8);
+ * routes it (its dense copy or the sparse path: fused up to SEMI_SPARSE_FUSED_MAX_ROWS rows, cuSPARSELt
+ * above, whichever it measured faster for the row count), and int8 2:4 end to end (quantizeRowsInt8 +
+ * linearInt8Cusparselt, bf16 out through cuSPARSELt's alpha vector) vs our dense W8A8 (quantizeRowsInt8 +
+ * linearInt8Int8); the summary lines give the worst ratio of each kind where the issue sets a bar;
  * the PyTorch peer of the same run (bench/peers/semi_sparse.py): F.linear on
  * to_sparse_semi_structured (cuSPARSELt) and dense bf16. CPU: (4096, 4096) at M = 128, f32 2:4
  * (linearSparse24, half the MACs) vs the dense f32 linear.
@@ -14,7 +16,7 @@ import { parseArgs } from "node:util";
 import { spawnSync } from "node:child_process";
 import {
   cusparseltPack, empty, linear, linearCusparselt, linearInt8Cusparselt, linearInt8Int8, linearSparse24, quantizeRowsInt8, randn,
-  semiSparseWeight, sparse24Compress, sparse24Decompress, type DType, type Tensor,
+  semiSparseRoutes, semiSparseWeight, sparse24Compress, sparse24Decompress, type DType, type Tensor,
 } from "../lib/index.ts";
 import { bestDevice, timeOn } from "./harness.ts";
 import { report, type Row } from "./report.ts";
@@ -22,7 +24,7 @@ import { report, type Row } from "./report.ts";
 const { values } = parseArgs({ options: { device: { type: "string" }, m: { type: "string" } } });
 const device = values.device ?? bestDevice();
 const onGpu = device !== "cpu";
-const ms = (values.m ?? (onGpu ? "1,16,32,256,1024,2048,4096,8192" : "128")).split(",").map(Number);
+const ms = (values.m ?? (onGpu ? "1,4,16,32,64,128,256,512,1024,2048,4096,8192" : "128")).split(",").map(Number);
 const nk: [number, number][] = onGpu ? [[6144, 4096], [4096, 4096], [28672, 4096], [4096, 14336]] : [[4096, 4096]];
 const shapes = nk.flatMap(([n, k]) => ms.map((m) => [m, n, k] as [number, number, number]));
 
@@ -92,6 +94,13 @@ for (const [n, k] of nk) {
     rows.push(row);
   }
   for (const t of [w.values, w.meta, w.dense, c8?.values, c8?.meta]) t?.dispose();
+}
+if (onGpu) {
+  const worst = (key: string, from = 1) => Math.min(...rows.filter((r) => (r.m as number) >= from && typeof r[key] === "number").map((r) => r[key] as number));
+  console.log(`\nworst bf16 2:4 (cuSPARSELt) x dense at M >= 2048: ${worst("× dense", 2048).toFixed(3)} (issue 5: >= 1.3)`);
+  console.log(`worst semiSparseWeight (layout) x dense at any M: ${worst("layout × dense").toFixed(3)} (issue 5: >= 0.95)`);
+  console.log(`worst int8 2:4 x our dense W8A8 at M >= 2048: ${worst("int8 × w8a8", 2048).toFixed(3)} (issue 5: >= 1.2)`);
+  console.log(`layout routes: ${JSON.stringify(Object.fromEntries(semiSparseRoutes()))}`);
 }
 report(`linear-sparse-${device.replace(":", "")}`, `2:4 semi-structured sparse linear vs dense on ${device}`, rows, {
   device, peers: "F.linear on torch.sparse.to_sparse_semi_structured (cuSPARSELt) and dense bf16, PyTorch in the same run",

@@ -357,9 +357,12 @@ TAO_API tao_status tao_cusparselt_pack(tao_ctx* ctx, const void* values, const u
  * synchronizes; skipped while a graph is being captured). */
 TAO_API tao_status tao_linear_cusparselt(tao_ctx* ctx, const void* x, const void* packed, const void* bias, void* y,
                                          int32_t dtype, int64_t m, int64_t n, int64_t k);
-/* W8A8 with a 2:4 int8 weight: y = dtype(((float)acc · (xscale[i] · wscale[j])) + bias[j]) exactly as
- * tao_linear_int8_int8, where acc = Σ xq[i, t] · W[j, t] is cuSPARSELt's exact int32 sum (packed from an
- * int8 weight). Same plan cache as tao_linear_cusparselt; y of dtype TAO_BF16, TAO_F16 or TAO_F32. */
+/* W8A8 with a 2:4 int8 weight (packed from an int8 weight), acc = Σ xq[i, t] · W[j, t] (exact int32):
+ *   y of dtype TAO_F32: y = ((float)acc · (xscale[i] · wscale[j])) + bias[j], exactly as tao_linear_int8_int8;
+ *   y of dtype TAO_BF16 / TAO_F16: cuSPARSELt writes D = bf16(wscale[j] · acc) (its alpha vector, as
+ *   torchao's _cslt_sparse_mm(alpha = w scales, out_dtype)), then y = dtype(((float)D · xscale[i]) + bias[j]):
+ *   one more rounding than tao_linear_int8_int8 (a relative 2^-9 of |acc · scales| at most), and half
+ *   the bytes of an int32 D. Same plan cache as tao_linear_cusparselt. */
 TAO_API tao_status tao_linear_int8_cusparselt(tao_ctx* ctx, const int8_t* xq, const float* xscale, const void* packed,
                                               const float* wscale, const void* bias, void* y, int32_t dtype, int64_t m,
                                               int64_t n, int64_t k);

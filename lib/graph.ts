@@ -20,6 +20,13 @@ export class Graph extends NativeResource {
   }
 }
 
+const capturing = new Set<Context>();
+
+/** Whether captureGraph is running on `ctx` (its ops are being recorded, not run: nothing can be timed or read back). */
+export function isCapturing(ctx: Context): boolean {
+  return capturing.has(ctx);
+}
+
 /**
  * Captures the ops `fn` enqueues on `ctx` (CUDA only; the CPU answers UNSUPPORTED) into a graph.
  * Ops that synchronize (device-to-host copies) fail while capturing. If `fn` throws, the capture is
@@ -30,10 +37,13 @@ export function captureGraph(ctx: Context, fn: () => void): Graph {
   const handle = ctx.handle(op);
   check(native.tao_graph_begin(handle), op);
   let failure: { error: unknown } | null = null;
+  capturing.add(ctx);
   try {
     fn();
   } catch (error) {
     failure = { error };
+  } finally {
+    capturing.delete(ctx);
   }
   const out = new BigUint64Array(1);
   const status = native.tao_graph_end(handle, out);

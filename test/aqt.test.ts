@@ -211,6 +211,7 @@ describe("quantized linear dispatch table", () => {
     { name: "w8a8: quantizeRowsInt8 / quantizeAffine + linearInt8Int8", priority: QuantizedLinearPriority.KERNEL },
     { name: "smoothquant: quantizeRowsInt8 with x / s fused + linearInt8Int8", priority: QuantizedLinearPriority.KERNEL },
     { name: "float8: dynamic activation + float8 matmul", priority: QuantizedLinearPriority.KERNEL },
+    { name: "semi_sparse: CUDA with a dense copy, the measured faster of the sparse path and cuBLASLt on the copy", priority: QuantizedLinearPriority.KERNEL },
     { name: "semi_sparse: cuSPARSELt (bf16; int8 after quantizeRowsInt8)", priority: QuantizedLinearPriority.KERNEL },
     { name: "semi_sparse: linearSparse24 (CPU half-MAC kernel; CUDA small-m tensor-core kernel or dense weight + cuBLASLt)", priority: QuantizedLinearPriority.KERNEL },
     { name: "semi_sparse: int8 quantizeRowsInt8 + decompressed linearInt8Int8", priority: QuantizedLinearPriority.KERNEL },

@@ -1,5 +1,7 @@
 // cuSPARSELt 2:4 sparse matmuls: tao_cusparselt_packed_size / _pack, tao_linear_cusparselt (bf16)
-// and tao_linear_int8_cusparselt (int8 × int8 → exact int32, then the W8A8 epilogue).
+// and tao_linear_int8_cusparselt (int8 × int8: for 16-bit y, D = bf16(wscale · acc) through
+// cuSPARSELt's alpha vector, then one pass y = dtype(D · xscale + bias), as torchao's
+// _cslt_sparse_mm(alpha = wscale, out_dtype) path; for f32 y, exact int32 and the W8A8 epilogue).
 //
 // Row-major y[m, n] = x[m, k] · Wᵀ is, for cuSPARSELt, D = A · B with the structured operand first:
 // A = W as a row-major n × k matrix (2:4 along k, its rows), B = x seen as a column-major k × mp
@@ -125,6 +127,7 @@ struct Plan {
   int made = 0;  // descriptors a, b, c, then sel, then plan: how many exist
   size_t workspace = 0;
   bool searched = false;
+  bool alpha_vector = false;  // alpha is a device vector [n] (int8 weights, bf16 D), else the host scalar 1
   ~Plan() {
     const Splt& f = splt();
     if (made >= 5) f.plan_destroy(&plan);
@@ -135,7 +138,15 @@ struct Plan {
   }
 };
 
-using PlanKey = std::tuple<int64_t, int64_t, int64_t, int, int>;  // mp, n, k, wdtype, ydtype
+using PlanKey = std::tuple<int64_t, int64_t, int64_t, int, int>;  // mp, n, k, wdtype, D's cudaDataType_t
+
+// Whether an int8 call computes D = bf16(wscale · acc) (16-bit y) rather than exact int32 sums (f32 y).
+bool int8_scaled(const SpltLinearCall& c) { return c.wdtype == TAO_I8 && c.ydtype != TAO_F32; }
+
+// D's element type: the weight's dtype for bf16 weights; bf16 or int32 for int8 ones (int8_scaled).
+cudaDataType_t d_type(const SpltLinearCall& c) {
+  return c.wdtype != TAO_I8 ? value_type(c.wdtype) : int8_scaled(c) ? CUDA_R_16BF : CUDA_R_32I;
+}
 
 }  // namespace
 
@@ -152,7 +163,8 @@ tao_status plan_for(tao_ctx* ctx, const cusparseLtHandle_t* h, const SpltLinearC
   auto* cache = (SpltPlans*)ctx->splt_plans;
   if (!cache) return fail(TAO_ERR_OUT_OF_MEMORY, op, "cannot allocate the plan cache");
   std::lock_guard<std::mutex> lock(cache->mutex);
-  const PlanKey key{mp, c.n, c.k, c.wdtype, c.ydtype};
+  const cudaDataType_t outt = d_type(c);
+  const PlanKey key{mp, c.n, c.k, c.wdtype, (int)outt};
   auto it = cache->plans.find(key);
   if (it != cache->plans.end()) {
     *out = it->second.get();
@@ -161,7 +173,7 @@ tao_status plan_for(tao_ctx* ctx, const cusparseLtHandle_t* h, const SpltLinearC
   const Splt& f = splt();
   auto p = std::make_unique<Plan>();
   const bool int8 = c.wdtype == TAO_I8;
-  const cudaDataType_t in = value_type(c.wdtype), outt = int8 ? CUDA_R_32I : in;
+  const cudaDataType_t in = value_type(c.wdtype);
   TAO_TRY(weight_descriptor(h, c.wdtype, c.n, c.k, &p->a, op));
   p->made = 1;
   SPLT_TRY(op, "cusparseLtDenseDescriptorInit", f.dense(h, &p->b, c.k, mp, c.k, 16, in, CUSPARSE_ORDER_COL));
@@ -171,6 +183,11 @@ tao_status plan_for(tao_ctx* ctx, const cusparseLtHandle_t* h, const SpltLinearC
   SPLT_TRY(op, "cusparseLtMatmulDescriptorInit",
            f.mm_init(h, &p->mm, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &p->a, &p->b, &p->c, &p->c,
                      int8 ? CUSPARSE_COMPUTE_32I : CUSPARSE_COMPUTE_32F));
+  if (int8_scaled(c)) {
+    const int on = 1;
+    SPLT_TRY(op, "cusparseLtMatmulDescSetAttribute", f.mm_set(h, &p->mm, CUSPARSELT_MATMUL_ALPHA_VECTOR_SCALING, &on, sizeof(on)));
+    p->alpha_vector = true;
+  }
   SPLT_TRY(op, "cusparseLtMatmulAlgSelectionInit", f.sel_init(h, &p->sel, &p->mm, CUSPARSELT_MATMUL_ALG_DEFAULT));
   p->made = 4;
   SPLT_TRY(op, "cusparseLtMatmulPlanInit", f.plan_init(h, &p->plan, &p->mm, &p->sel));
@@ -181,18 +198,25 @@ tao_status plan_for(tao_ctx* ctx, const cusparseLtHandle_t* h, const SpltLinearC
   return TAO_OK;
 }
 
+// The alpha argument of the plan's calls: the device vector `wscale` [n] or the host scalar 1.
+const void* alpha_of(const Plan* p, const float* wscale) {
+  static const float one = 1.0f;
+  return p->alpha_vector ? (const void*)wscale : (const void*)&one;
+}
+
 // Times the plan's candidate algorithms on the real operands once and keeps the fastest (D is
 // overwritten); a no-op after the first time, and while a graph capture is open.
-tao_status search_once(tao_ctx* ctx, const cusparseLtHandle_t* h, Plan* p, const void* packed, const void* b, void* d, const char* op) {
+tao_status search_once(tao_ctx* ctx, const cusparseLtHandle_t* h, Plan* p, const void* alpha, const void* packed, const void* b, void* d,
+                       const char* op) {
   if (p->searched || ctx->capturing) return TAO_OK;
   const Splt& f = splt();
-  const float alpha = 1.0f, beta = 0.0f;
+  const float beta = 0.0f;
   cudaStream_t stream = stream_of(ctx);
   // The search may try algorithms that need more workspace than the default one: give it 32 MiB at least.
   const size_t search_ws = p->workspace > (32u << 20) ? p->workspace : (32u << 20);
   void* ws = nullptr;
   TAO_TRY(alloc(ctx, search_ws, &ws));
-  const cusparseStatus_t st = f.search(h, &p->plan, &alpha, packed, b, &beta, d, d, ws, &stream, 1);
+  const cusparseStatus_t st = f.search(h, &p->plan, alpha, packed, b, &beta, d, d, ws, &stream, 1);
   size_t need = 0;
   const cusparseStatus_t wst = st == CUSPARSE_STATUS_SUCCESS ? f.workspace(h, &p->plan, &need) : st;
   const tao_status fs = release(ctx, ws);
@@ -204,14 +228,13 @@ tao_status search_once(tao_ctx* ctx, const cusparseLtHandle_t* h, Plan* p, const
   return TAO_OK;
 }
 
-// D = A · B + beta · D with the plan.
-tao_status run_plan(tao_ctx* ctx, const cusparseLtHandle_t* h, Plan* p, const void* packed, const void* b, void* d, float beta,
-                    const char* op) {
-  const float alpha = 1.0f;
+// D = alpha · (A · B) + beta · D with the plan (alpha: see alpha_of).
+tao_status run_plan(tao_ctx* ctx, const cusparseLtHandle_t* h, Plan* p, const void* alpha, const void* packed, const void* b, void* d,
+                    float beta, const char* op) {
   cudaStream_t stream = stream_of(ctx);
   void* ws = nullptr;
   if (p->workspace) TAO_TRY(alloc(ctx, p->workspace, &ws));
-  const cusparseStatus_t st = splt().matmul(h, &p->plan, &alpha, packed, b, &beta, d, d, ws, &stream, 1);
+  const cusparseStatus_t st = splt().matmul(h, &p->plan, alpha, packed, b, &beta, d, d, ws, &stream, 1);
   const tao_status fs = ws ? release(ctx, ws) : TAO_OK;
   SPLT_TRY(op, "cusparseLtMatmul", st);
   TAO_TRY(fs);
@@ -294,7 +317,8 @@ tao_status linear_cusparselt(tao_ctx* ctx, const SpltLinearCall& c) {
   const int64_t mp = (c.m + 31) / 32 * 32;
   Plan* p = nullptr;
   TAO_TRY(plan_for(ctx, h, c, mp, &p, op));
-  const int xes = int8 ? 1 : 2, des = int8 ? 4 : 2;
+  const bool scaled = int8_scaled(c);
+  const int xes = int8 ? 1 : 2, des = int8 && !scaled ? 4 : 2;
   cudaStream_t stream = stream_of(ctx);
   Scratch s{ctx};
   const void* b = c.x;
@@ -304,22 +328,23 @@ tao_status linear_cusparselt(tao_ctx* ctx, const SpltLinearCall& c) {
     CUDA_TRY(op, cudaMemcpyAsync(s.p[0], c.x, (size_t)(c.m * c.k * xes), cudaMemcpyDeviceToDevice, stream));
     b = s.p[0];
   }
-  void* d = c.y;
-  if (int8 || mp != c.m) {
+  void* d = c.y;  // written in place where y can hold D: bf16 D of bf16 y, m rows
+  if ((int8 && !(scaled && c.ydtype == TAO_BF16)) || mp != c.m) {
     TAO_TRY(alloc(ctx, (uint64_t)(mp * c.n) * des, &s.p[1]));
     d = s.p[1];
   }
-  TAO_TRY(search_once(ctx, h, p, c.packed, b, d, op));
+  const void* alpha = alpha_of(p, c.wscale);
+  TAO_TRY(search_once(ctx, h, p, alpha, c.packed, b, d, op));
   const bool bias_in_c = c.bias && !int8;  // int8: the W8A8 epilogue adds it
   if (bias_in_c) {
     broadcast_bias_kernel<<<grid_for(ctx, (uint64_t)(mp * c.n), 256), 256, 0, stream>>>((uint16_t*)d, (const uint16_t*)c.bias,
                                                                                           (uint64_t)mp, (uint64_t)c.n);
     TAO_TRY(check_launch(op));
   }
-  TAO_TRY(run_plan(ctx, h, p, c.packed, b, d, bias_in_c ? 1.0f : 0.0f, op));
+  TAO_TRY(run_plan(ctx, h, p, alpha, c.packed, b, d, bias_in_c ? 1.0f : 0.0f, op));
   if (int8) {
     const W8A8Call w{(const int8_t*)c.x, c.xscale, nullptr, c.wscale, c.bias, c.y, c.ydtype, c.m, c.n, c.k};
-    return w8a8_epilogue(ctx, w, (const int32_t*)d, c.n, 0, c.m, op);
+    return scaled ? w8a8_epilogue_scaled(ctx, w, (const uint16_t*)d, c.n, op) : w8a8_epilogue(ctx, w, (const int32_t*)d, c.n, 0, c.m, op);
   }
   if (d != c.y) CUDA_TRY(op, cudaMemcpyAsync(c.y, d, (size_t)(c.m * c.n * des), cudaMemcpyDeviceToDevice, stream));
   return TAO_OK;

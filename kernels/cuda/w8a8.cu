@@ -136,12 +136,15 @@ void launch_quantize(tao_ctx* ctx, const QuantRowsCall& c) {
 
 // ------------------------------------------------------------------ epilogue
 
-// y[r][col] = dtype(((float)acc[r][col] · (xs[r] · ws[col])) + bias[col]) for V columns per thread
-// (V = 4 when n % 4 == 0 and y, bias are aligned for it: one 16-byte acc load, one vector store).
-template <int Dtype, int V>
-__global__ void epilogue_kernel(const int32_t* __restrict__ acc, int64_t ldacc, const float* __restrict__ xs,
-                                const float* __restrict__ ws, const void* __restrict__ bias_, void* __restrict__ y_, int64_t m,
-                                int64_t n) {
+// y[r][col] from one accumulator per output, V columns per thread (V = 4 when n % 4 == 0 and y, acc
+// are aligned for it: one vector load, one vector store):
+//   Acc = int32_t  (the exact int32 sum): y = dtype(((float)acc · (xs[r] · ws[col])) + bias[col]);
+//   Acc = uint16_t (bf16 bits: cuSPARSELt's int8 sum already scaled by ws[col] through its alpha
+//                   vector and rounded to bf16): y = dtype(((float)acc · xs[r]) + bias[col]).
+// acc may be y itself (bf16 y, ldacc = n): each thread reads its outputs before it writes them.
+template <int Dtype, int V, typename Acc>
+__global__ void epilogue_kernel(const Acc* acc, int64_t ldacc, const float* __restrict__ xs, const float* __restrict__ ws,
+                                const void* __restrict__ bias_, void* y_, int64_t m, int64_t n) {
   using D = Dt<Dtype>;
   using T = typename D::T;
   const T* bias = (const T*)bias_;
@@ -149,12 +152,14 @@ __global__ void epilogue_kernel(const int32_t* __restrict__ acc, int64_t ldacc, 
   for (uint64_t i = global_thread(); i < items; i += grid_threads()) {
     const uint64_t e0 = i * V;
     const int64_t r = (int64_t)(e0 / (uint64_t)n), col = (int64_t)(e0 % (uint64_t)n);
-    const Vec<int32_t, V> a = *(const Vec<int32_t, V>*)(acc + r * ldacc + col);
+    const Vec<Acc, V> a = *(const Vec<Acc, V>*)(acc + r * ldacc + col);
     const float x = xs[r];
     Vec<T, V> out;
 #pragma unroll
     for (int e = 0; e < V; ++e) {
-      float v = mul_rn((float)a.v[e], mul_rn(x, ws[col + e]));
+      float v;
+      if constexpr (sizeof(Acc) == 4) v = mul_rn((float)a.v[e], mul_rn(x, ws[col + e]));
+      else v = mul_rn(bf16_to_f32(a.v[e]), x);
       if (bias) v = add_rn(v, D::to_f32(bias[col + e]));
       out.v[e] = D::from_f32(v);
     }
@@ -162,15 +167,23 @@ __global__ void epilogue_kernel(const int32_t* __restrict__ acc, int64_t ldacc, 
   }
 }
 
-template <int Dtype>
-void launch_epilogue(tao_ctx* ctx, const W8A8Call& c, const int32_t* acc, int64_t ldacc, int64_t r0, int64_t rows) {
+template <int Dtype, typename Acc>
+void launch_epilogue(tao_ctx* ctx, const W8A8Call& c, const Acc* acc, int64_t ldacc, int64_t r0, int64_t rows) {
   constexpr int es = sizeof(typename Dt<Dtype>::T);
   void* y = (char*)c.y + r0 * c.n * es;
-  const bool vec = c.n % 4 == 0 && aligned_to(y, 4 * es);
+  const bool vec = c.n % 4 == 0 && ldacc % 4 == 0 && aligned_to(y, 4 * es) && aligned_to(acc, 4 * sizeof(Acc));
   const uint64_t items = (uint64_t)(rows * c.n) / (vec ? 4 : 1);
   const unsigned grid = grid_for(ctx, items, 256);
-  if (vec) epilogue_kernel<Dtype, 4><<<grid, 256, 0, stream_of(ctx)>>>(acc, ldacc, c.xscale + r0, c.wscale, c.bias, y, rows, c.n);
-  else epilogue_kernel<Dtype, 1><<<grid, 256, 0, stream_of(ctx)>>>(acc, ldacc, c.xscale + r0, c.wscale, c.bias, y, rows, c.n);
+  if (vec) epilogue_kernel<Dtype, 4, Acc><<<grid, 256, 0, stream_of(ctx)>>>(acc, ldacc, c.xscale + r0, c.wscale, c.bias, y, rows, c.n);
+  else epilogue_kernel<Dtype, 1, Acc><<<grid, 256, 0, stream_of(ctx)>>>(acc, ldacc, c.xscale + r0, c.wscale, c.bias, y, rows, c.n);
+}
+
+template <typename Acc>
+tao_status epilogue(tao_ctx* ctx, const W8A8Call& c, const Acc* acc, int64_t ldacc, int64_t r0, int64_t rows, const char* op) {
+  if (c.dtype == TAO_BF16) launch_epilogue<TAO_BF16>(ctx, c, acc, ldacc, r0, rows);
+  else if (c.dtype == TAO_F16) launch_epilogue<TAO_F16>(ctx, c, acc, ldacc, r0, rows);
+  else launch_epilogue<TAO_F32>(ctx, c, acc, ldacc, r0, rows);
+  return check_launch(op);
 }
 
 // ------------------------------------------------------------------ int32 GEMM
@@ -298,10 +311,11 @@ tao_status run_linear(tao_ctx* ctx, const W8A8Call& c, const int8_t* x, const in
 }  // namespace
 
 tao_status w8a8_epilogue(tao_ctx* ctx, const W8A8Call& c, const int32_t* acc, int64_t ldacc, int64_t r0, int64_t rows, const char* op) {
-  if (c.dtype == TAO_BF16) launch_epilogue<TAO_BF16>(ctx, c, acc, ldacc, r0, rows);
-  else if (c.dtype == TAO_F16) launch_epilogue<TAO_F16>(ctx, c, acc, ldacc, r0, rows);
-  else launch_epilogue<TAO_F32>(ctx, c, acc, ldacc, r0, rows);
-  return check_launch(op);
+  return epilogue(ctx, c, acc, ldacc, r0, rows, op);
+}
+
+tao_status w8a8_epilogue_scaled(tao_ctx* ctx, const W8A8Call& c, const uint16_t* acc, int64_t ldacc, const char* op) {
+  return epilogue(ctx, c, acc, ldacc, 0, c.m, op);
 }
 
 tao_status quantize_rows_int8(tao_ctx* ctx, const QuantRowsCall& c) {

@@ -71,6 +71,10 @@ export interface Layout {
   dequantize(storage: LayoutStorage, params: QuantParams, dtype: DType): Tensor;
   /** The storage tensors this layout holds for `params`: name -> shape and allowed dtypes. */
   storageSpec(params: QuantParams): Record<string, { shape: readonly number[]; dtypes: readonly DType[] }>;
+  /** Storage keys computed from the others: not written to checkpoints, rebuilt by restore() on load. */
+  readonly derivedKeys?: readonly string[];
+  /** The derivedKeys tensors (new, on the storage's device) of a loaded storage that lacks them. */
+  restore?(storage: LayoutStorage, params: QuantParams): LayoutStorage;
 }
 
 /** Arguments of fromFloat: the primitives' arguments (torchao's to_affine_quantized_intx). */
@@ -203,7 +207,10 @@ export class AffineQuantizedTensor {
     return AffineQuantizedTensor.fromPlain({ data, scale, zeroPoint }, params, layout, config);
   }
 
-  /** Rebuilds a tensor from a checkpoint record (toJSON's output) and its storage tensors; every field is checked. */
+  /**
+   * Rebuilds a tensor from a checkpoint record (toJSON's output) and its storage tensors (the layout's
+   * derivedKeys rebuilt by its restore()); every field is checked.
+   */
   static fromJSON(record: unknown, storage: LayoutStorage): AffineQuantizedTensor {
     const op = "AffineQuantizedTensor.fromJSON";
     const r = record as Partial<AqtRecord> | null;
@@ -226,7 +233,14 @@ export class AffineQuantizedTensor {
     if (r.config?.name === "int8_weight_only" && zp && zp.toArray().some((v) => v !== 0)) {
       throw invalid(op, `the record says int8_weight_only (zero point 0) but the stored zero points are not all 0`);
     }
-    return new AffineQuantizedTensor(fromOptions(options), storage, params, r.config ?? null);
+    const layout = fromOptions(options);
+    const derived = layout.restore?.(storage, params) ?? {};
+    try {
+      return new AffineQuantizedTensor(layout, { ...storage, ...derived }, params, r.config ?? null);
+    } catch (e) {
+      for (const t of Object.values(derived)) t.dispose();
+      throw e;
+    }
   }
 
   /** The original weight's shape. */

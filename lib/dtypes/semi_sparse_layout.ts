@@ -8,8 +8,13 @@
  *   scale   f32 [N, 1] (int8 only)
  *   packed  u8 [packedBytes] (CUDA, when cuSPARSELt took the shape): cuSPARSELt's compressed form,
  *           made for the cuSPARSELt version and GPU it was packed on (option packedBytes).
+ *   dense   [N, K] (float weights made on CUDA with denseFallback, option dense): the pruned weight
+ *           itself, for the M where dense cuBLASLt beats the sparse paths. Derived from values + meta:
+ *           not written to checkpoints, rebuilt on load (derivedKeys / restore).
  * values + meta are the portable form (checkpoints, the CPU kernel, getPlain); packed feeds the
  * sparse tensor cores. Linear, in dispatch order:
+ *   KERNEL   CUDA with dense: semi_sparse_routing.ts measures, once per shape and row bucket, the
+ *            sparse path below against cuBLASLt on the dense copy and runs the faster
  *   KERNEL   CUDA with packed: bf16 x with more than 16 rows (or K not a multiple of 32) →
  *            linearCusparselt; int8 → quantizeRowsInt8 + linearInt8Cusparselt
  *   KERNEL   float weight, x of the values' dtype → linearSparse24 (CPU: half the MACs; CUDA, 16-bit x
@@ -24,7 +29,7 @@ import { ErrorCode, invalid, TaoError } from "../errors.ts";
 import type { DType } from "../dtypes.ts";
 import { full } from "../creation.ts";
 import type { Tensor } from "../tensor.ts";
-import type { LinearOptions } from "../ops/linear.ts";
+import { linear, type LinearOptions } from "../ops/linear.ts";
 import { linearInt8Int8, quantizeRowsInt8 } from "../ops/linear_w8a8.ts";
 import { cusparseltPack, linearCusparselt, linearInt8Cusparselt, linearSparse24, sparse24Compress, sparse24Decompress } from "../ops/sparse24.ts";
 import { dequantizeAffine, ZeroPointDomain } from "../quantization/primitives.ts";
@@ -33,6 +38,7 @@ import {
   type QuantParams,
 } from "./affine_quantized_tensor.ts";
 import { QuantizedLinearPriority, registerQuantizedLinear } from "./dispatch.ts";
+import { routeSemiSparse } from "./semi_sparse_routing.ts";
 
 /** Whether params describe an int8 per-channel weight (else a float "none" one). */
 function isInt8(p: QuantParams): boolean {
@@ -43,11 +49,21 @@ function isInt8(p: QuantParams): boolean {
 export class SemiSparseLayout implements Layout {
   readonly name = "semi_sparse";
 
-  /** packedBytes: size of the cuSPARSELt form held in `packed` (0: none). */
-  constructor(readonly packedBytes = 0) {}
+  /** packedBytes: size of the cuSPARSELt form held in `packed` (0: none); keepDense: hold `dense` (float weights). */
+  constructor(readonly packedBytes = 0, readonly keepDense = false) {}
 
   get options(): Readonly<Record<string, number>> {
-    return this.packedBytes > 0 ? { packedBytes: this.packedBytes } : {};
+    return { ...(this.packedBytes > 0 ? { packedBytes: this.packedBytes } : {}), ...(this.keepDense ? { dense: 1 } : {}) };
+  }
+
+  get derivedKeys(): readonly string[] {
+    return this.keepDense ? ["dense"] : [];
+  }
+
+  /** The dense copy of a loaded storage: values + meta decompressed (nothing when they are missing: the constructor says so). */
+  restore(storage: LayoutStorage): LayoutStorage {
+    if (!this.keepDense || storage.values === undefined || storage.meta === undefined) return {};
+    return { dense: sparse24Decompress(storage.values, storage.meta) };
   }
 
   unsupported(p: QuantParams): string | null {
@@ -56,13 +72,14 @@ export class SemiSparseLayout implements Layout {
     if (k % 4 !== 0) return `K = ${k} is not a multiple of 4 (2:4 groups)`;
     if (p.zeroPointDomain !== ZeroPointDomain.NONE) return "it has no zero points (NONE domain)";
     if (p.targetDtype === "none") return p.blockSize.join() === [n, k].join() ? null : `an unquantized weight has blocks [${n}, ${k}]`;
+    if (this.keepDense) return "only float (target none) weights keep a dense copy";
     if (isInt8(p)) return p.blockSize.join() === [1, k].join() ? null : `int8 weights need one scale per output channel (blocks [1, ${k}])`;
     return `it holds float (target none) or int8 values, not ${p.targetDtype}`;
   }
 
   /** Compresses the plain data (a 2:4 weight, or magnitude-pruned on the way); packs it for cuSPARSELt when packedBytes > 0. */
   pack(plain: PlainForm, p: QuantParams): LayoutStorage {
-    return compressPlain(plain, p, this.packedBytes > 0 ? "must" : "no");
+    return compressPlain(plain, p, this.packedBytes > 0 ? "must" : "no", this.keepDense);
   }
 
   unpack(storage: LayoutStorage, p: QuantParams): PlainForm {
@@ -87,6 +104,7 @@ export class SemiSparseLayout implements Layout {
       meta: { shape: [n, k / 4], dtypes: ["u8"] as DType[] },
       ...(int8 ? { scale: { shape: [n, 1], dtypes: ["f32"] as DType[] } } : {}),
       ...(this.packedBytes > 0 ? { packed: { shape: [this.packedBytes], dtypes: ["u8"] as DType[] } } : {}),
+      ...(this.keepDense ? { dense: { shape: [n, k], dtypes: [p.dtype] as DType[] } } : {}),
     };
   }
 }
@@ -94,10 +112,11 @@ export class SemiSparseLayout implements Layout {
 /**
  * The storage of a plain form (data: a dense [N, K] weight, float or int8; scale: int8's per-channel
  * scales, else ignored): values + meta, int8's scale, and cuSPARSELt's packed form when `pack` is
- * "must" (failures throw) or "try" (a shape, dtype or library cuSPARSELt refuses leaves none). On
- * success the storage owns, or has disposed, the plain tensors; on failure the caller still owns them.
+ * "must" (failures throw) or "try" (a shape, dtype or library cuSPARSELt refuses leaves none), and
+ * the pruned dense weight when `dense`. On success the storage owns, or has disposed, the plain
+ * tensors; on failure the caller still owns them.
  */
-function compressPlain(plain: PlainForm, p: QuantParams, pack: "no" | "must" | "try"): Record<string, Tensor> {
+function compressPlain(plain: PlainForm, p: QuantParams, pack: "no" | "must" | "try", dense: boolean): Record<string, Tensor> {
   const { values, meta } = sparse24Compress(plain.data);
   let packed: Tensor | null = null;
   if (pack !== "no") {
@@ -116,6 +135,7 @@ function compressPlain(plain: PlainForm, p: QuantParams, pack: "no" | "must" | "
   plain.zeroPoint?.dispose();
   const storage: Record<string, Tensor> = { values, meta };
   if (packed !== null) storage.packed = packed;
+  if (dense) storage.dense = sparse24Decompress(values, meta);
   if (isInt8(p)) storage.scale = plain.scale;
   else plain.scale.dispose();
   return storage;
@@ -124,19 +144,22 @@ function compressPlain(plain: PlainForm, p: QuantParams, pack: "no" | "must" | "
 /**
  * A semi-sparse AffineQuantizedTensor of a plain form (see compressPlain), packed for cuSPARSELt on
  * CUDA where it takes the dtype (bf16, int8) and shape, else with the portable form only (the
- * layout's dense fallback then runs). Takes ownership of the plain tensors.
+ * layout's dense fallback then runs); a 16-bit float weight on CUDA keeps its dense copy when
+ * `denseFallback`. Takes ownership of the plain tensors.
  */
-export function toSemiSparse(plain: PlainForm, params: QuantParams, config: ConfigRecord): AffineQuantizedTensor {
-  const onGpu = plain.data.device !== "cpu" && (plain.data.dtype === "bf16" || plain.data.dtype === "i8");
+export function toSemiSparse(plain: PlainForm, params: QuantParams, config: ConfigRecord, denseFallback = false): AffineQuantizedTensor {
+  const { device, dtype } = plain.data;
+  const onGpu = device !== "cpu" && (dtype === "bf16" || dtype === "i8");
+  const dense = denseFallback && device !== "cpu" && params.targetDtype === "none" && (dtype === "bf16" || dtype === "f16");
   let storage: Record<string, Tensor>;
   try {
-    storage = compressPlain(plain, params, onGpu ? "try" : "no");
+    storage = compressPlain(plain, params, onGpu ? "try" : "no", dense);
   } catch (e) {
     disposePlain(plain);
     throw e;
   }
   try {
-    return new AffineQuantizedTensor(new SemiSparseLayout(storage.packed?.numel ?? 0), storage, params, config);
+    return new AffineQuantizedTensor(new SemiSparseLayout(storage.packed?.numel ?? 0, dense), storage, params, config);
   } catch (e) {
     for (const t of Object.values(storage)) t.dispose();
     throw e;
@@ -180,7 +203,21 @@ function int8Linear(x: Tensor, w: AffineQuantizedTensor, bias: Tensor | null, op
   return linearInt8Int8(xq, xs, wq, w.storage.scale!.reshape(w.shape[0]!), bias, { ...opts, dtype: x.dtype });
 }
 
-registerLayout("semi_sparse", (options) => new SemiSparseLayout(Number(options.packedBytes ?? 0)));
+/** A float weight's sparse CUDA linear: cuSPARSELt where it applies, else linearSparse24 (small-m kernel or dense fallback). */
+function sparseFloatLinear(x: Tensor, w: AffineQuantizedTensor, bias: Tensor | null, opts: LinearOptions): Tensor {
+  if (cusparseltApplies(x, w, bias)) return cusparseltLinear(x, w, bias, opts);
+  return linearSparse24(x, w.storage.values!, w.storage.meta!, bias, opts);
+}
+
+registerLayout("semi_sparse", (options) => new SemiSparseLayout(Number(options.packedBytes ?? 0), Number(options.dense ?? 0) === 1));
+registerQuantizedLinear({
+  name: "semi_sparse: CUDA with a dense copy, the measured faster of the sparse path and cuBLASLt on the copy",
+  priority: QuantizedLinearPriority.KERNEL,
+  condition: (x, w, bias) => w.layout.name === "semi_sparse" && w.storage.dense !== undefined && x.device !== "cpu" &&
+    x.dtype === w.storage.dense.dtype && x.shape.at(-1) === w.shape[1] && (bias === null || bias.dtype === x.dtype),
+  impl: (x, w, bias, opts) => routeSemiSparse(x, w.shape[0]!, w.shape[1]!, bias, opts, (o) => sparseFloatLinear(x, w, bias, o),
+    (o) => linear(x, w.storage.dense!, bias, o)),
+});
 registerQuantizedLinear({
   name: "semi_sparse: cuSPARSELt (bf16; int8 after quantizeRowsInt8)",
   priority: QuantizedLinearPriority.KERNEL,

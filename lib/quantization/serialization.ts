@@ -1,7 +1,7 @@
 /**
  * Checkpoints of models, quantized or not, as safetensors. A dense parameter is one tensor under
  * its qualified name; a quantized one is its layout's storage tensors "<name>:<key>"
- * ("0.weight:packed_weight") plus a record in the "__metadata__" entry "tao.quantization", JSON
+ * ("0.weight:packed_weight"; not those the layout derives from the others, its derivedKeys) plus a record in the "__metadata__" entry "tao.quantization", JSON
  * { "<name>": { config, layout: { name, ...options }, shape, blockSize, targetDtype,
  * zeroPointDomain, quantMin, quantMax, dtype } } (AffineQuantizedTensor.toJSON). Loading rebuilds
  * each recorded weight in its layout, ready to run, in the model's original definition.
@@ -31,7 +31,7 @@ export function save(model: Module, path: string): void {
     if (p instanceof Tensor) {
       tensors.set(name, p);
     } else {
-      for (const [key, t] of Object.entries(p.storage)) tensors.set(`${name}:${key}`, t);
+      for (const [key, t] of Object.entries(p.storage)) if (!p.layout.derivedKeys?.includes(key)) tensors.set(`${name}:${key}`, t);
       records[name] = p.toJSON();
     }
   }

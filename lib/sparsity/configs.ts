@@ -19,12 +19,22 @@ function skip24(w: Tensor): string | null {
   return w.shape[1]! % 4 === 0 ? null : `K = ${w.shape[1]} is not a multiple of 4 (2:4 groups)`;
 }
 
+/** Options of semiSparseWeight(). */
+export interface SemiSparseWeightOptions {
+  /**
+   * On CUDA, keep the pruned weight dense beside its 2:4 form (2 more bytes per weight in memory, none
+   * in checkpoints) and run each call on whichever of the two the layout measured faster for its
+   * row count (lib/dtypes/semi_sparse_routing.ts); default true. false keeps the 2:4 form only.
+   */
+  denseFallback?: boolean;
+}
+
 /**
  * 2:4 sparse float weights (bf16 / f16; f32 runs the CPU kernel and, on CUDA, the dense fallback):
  * the values stay in the weight's dtype (target "none"), y = x · Wᵀ + bias in x's dtype.
  */
-export function semiSparseWeight(): QuantConfig {
-  const record = { name: "semi_sparse_weight", sparsity: "2:4" };
+export function semiSparseWeight({ denseFallback = true }: SemiSparseWeightOptions = {}): QuantConfig {
+  const record = { name: "semi_sparse_weight", sparsity: "2:4", denseFallback };
   return {
     record,
     skipReason: skip24,
@@ -33,7 +43,8 @@ export function semiSparseWeight(): QuantConfig {
       const params: QuantParams = {
         shape: [n, k], blockSize: [n, k], targetDtype: "none", zeroPointDomain: ZeroPointDomain.NONE, quantMin: 0, quantMax: 0, dtype: w.dtype,
       };
-      return toSemiSparse({ data: w.clone(), scale: full([1, 1], 1, { dtype: "f32", device: w.device }), zeroPoint: null }, params, record);
+      const plain = { data: w.clone(), scale: full([1, 1], 1, { dtype: "f32", device: w.device }), zeroPoint: null };
+      return toSemiSparse(plain, params, record, denseFallback);
     },
   };
 }
