@@ -44,6 +44,37 @@ export function timeCuda(ctx: Context, fn: () => void, opts: TimeOptions = {}): 
   return { us: median(us), minUs: Math.min(...us), samples };
 }
 
+/**
+ * Times several ops on `device` against each other: CUDA samples alternate between them (each after
+ * an L2 flush), so a drift of the GPU's clocks (power, heat) over the run weighs on all alike; on the
+ * CPU each is timed in turn with mitata.
+ */
+export async function timeInterleaved(device: string, fns: readonly (() => void)[], opts: TimeOptions = {}): Promise<Timing[]> {
+  if (device === "cpu") {
+    const out: Timing[] = [];
+    for (const fn of fns) out.push(await timeCpu(fn));
+    return out;
+  }
+  const ctx = Context.get(device);
+  const warmup = opts.warmup ?? 5, samples = opts.samples ?? 50;
+  warmClocks(ctx, fns[0]!);
+  for (const fn of fns) for (let i = 0; i < warmup; i++) fn();
+  const pairs: [Event, Event][][] = fns.map(() => []);
+  for (let i = 0; i < samples; i++) {
+    fns.forEach((fn, j) => {
+      flushL2(ctx);
+      const start = ctx.createEvent().record();
+      fn();
+      pairs[j]!.push([start, ctx.createEvent().record()]);
+    });
+  }
+  return pairs.map((ps) => {
+    const us = ps.map(([a, b]) => Event.elapsedMs(a, b) * 1000);
+    for (const [a, b] of ps) a.dispose(), b.dispose();
+    return { us: median(us), minUs: Math.min(...us), samples };
+  });
+}
+
 /** Times `fn` on the CPU with mitata (p50 of its samples). */
 export async function timeCpu(fn: () => void, opts: { minSamples?: number } = {}): Promise<Timing> {
   const st = await measure(fn, { min_samples: opts.minSamples ?? 10, min_cpu_time: 200e6 });

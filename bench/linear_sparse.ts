@@ -18,7 +18,7 @@ import {
   cusparseltPack, empty, linear, linearCusparselt, linearInt8Cusparselt, linearInt8Int8, linearSparse24, quantizeRowsInt8, randn,
   semiSparseRoutes, semiSparseWeight, sparse24Compress, sparse24Decompress, type DType, type Tensor,
 } from "../lib/index.ts";
-import { bestDevice, timeOn } from "./harness.ts";
+import { bestDevice, timeInterleaved } from "./harness.ts";
 import { report, type Row } from "./report.ts";
 
 const { values } = parseArgs({ options: { device: { type: "string" }, m: { type: "string" } } });
@@ -61,32 +61,34 @@ for (const [n, k] of nk) {
     using x = randn([m, k], { dtype, device, seed: 5 });
     using y = empty([m, n], { dtype, device });
     const flops = 2 * m * n * k;
-    const tDense = await timeOn(device, () => linear(x, w.dense, null, { out: y }));
-    const tSparse = await timeOn(device, () => (packed ? linearCusparselt(x, packed, n, k, null, { out: y }) : linearSparse24(x, w.values, w.meta, null, { out: y })));
-    const row: Row = {
-      m, n, k, [`${dtype} dense us`]: tDense.us, [`${dtype} 2:4 us`]: tSparse.us, "× dense": tDense.us / tSparse.us, "2:4 dense-equiv TFLOP/s": flops / (tSparse.us * 1e6),
+    // Dense, the direct sparse call, the small-m kernel and the layout's routed linear are timed
+    // interleaved (timeInterleaved), so their ratios do not depend on the order they run in.
+    const ops: Record<string, () => void> = {
+      dense: () => linear(x, w.dense, null, { out: y }),
+      sparse: () => (packed ? linearCusparselt(x, packed, n, k, null, { out: y }) : linearSparse24(x, w.values, w.meta, null, { out: y })),
     };
-    if (onGpu && m <= FUSED_KERNEL_MAX_ROWS) {
-      const tFused = await timeOn(device, () => linearSparse24(x, w.values, w.meta, null, { out: y }));
-      Object.assign(row, { "fused 2:4 us": tFused.us, "fused × dense": tDense.us / tFused.us });
-    }
-    if (routed) {
-      const tRouted = await timeOn(device, () => linear(x, routed, null, { out: y }));
-      Object.assign(row, { "semiSparseWeight us": tRouted.us, "layout × dense": tDense.us / tRouted.us });
-    }
+    if (onGpu && m <= FUSED_KERNEL_MAX_ROWS) ops.fused = () => linearSparse24(x, w.values, w.meta, null, { out: y });
+    if (routed) ops.routed = () => linear(x, routed, null, { out: y });
+    const t = Object.fromEntries((await timeInterleaved(device, Object.values(ops))).map((r, i) => [Object.keys(ops)[i]!, r.us]));
+    const row: Row = {
+      m, n, k, [`${dtype} dense us`]: t.dense!, [`${dtype} 2:4 us`]: t.sparse!, "× dense": t.dense! / t.sparse!, "2:4 dense-equiv TFLOP/s": flops / (t.sparse! * 1e6),
+    };
+    if (t.fused !== undefined) Object.assign(row, { "fused 2:4 us": t.fused, "fused × dense": t.dense! / t.fused });
+    if (t.routed !== undefined) Object.assign(row, { "semiSparseWeight us": t.routed, "layout × dense": t.dense! / t.routed });
     if (packed8 && w8dense) {
-      const w8a8 = (wq: () => void) => timeOn(device, wq);
-      const tW8 = await w8a8(() => {
-        const r = quantizeRowsInt8(x);
-        linearInt8Int8(r.q, r.scale, w8dense, ws, null, { out: y });
-        r.q.dispose(), r.scale.dispose();
-      });
-      const tS8 = await w8a8(() => {
-        const r = quantizeRowsInt8(x);
-        linearInt8Cusparselt(r.q, r.scale, packed8, ws, n, k, null, { out: y });
-        r.q.dispose(), r.scale.dispose();
-      });
-      Object.assign(row, { "w8a8 dense us": tW8.us, "int8 2:4 us": tS8.us, "int8 × w8a8": tW8.us / tS8.us, "int8 2:4 × bf16": tDense.us / tS8.us });
+      const [tW8, tS8] = await timeInterleaved(device, [
+        () => {
+          const r = quantizeRowsInt8(x);
+          linearInt8Int8(r.q, r.scale, w8dense, ws, null, { out: y });
+          r.q.dispose(), r.scale.dispose();
+        },
+        () => {
+          const r = quantizeRowsInt8(x);
+          linearInt8Cusparselt(r.q, r.scale, packed8, ws, n, k, null, { out: y });
+          r.q.dispose(), r.scale.dispose();
+        },
+      ]);
+      Object.assign(row, { "w8a8 dense us": tW8!.us, "int8 2:4 us": tS8!.us, "int8 × w8a8": tW8!.us / tS8!.us, "int8 2:4 × bf16": t.dense! / tS8!.us });
     }
     const p = peers?.get(`${m},${n},${k}`);
     if (p?.sparse_us) Object.assign(row, { "torch 2:4 us": p.sparse_us, "torch bf16 us": p.bf16_us, "torch 2:4 × bf16": p.bf16_us / p.sparse_us });
