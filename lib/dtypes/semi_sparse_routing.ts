@@ -2,7 +2,7 @@
  * Where a 2:4 float weight that keeps its dense copy (semiSparseWeight({ denseFallback: true }), the
  * default on CUDA) runs its CUDA linear: the sparse path (cuSPARSELt, or the small-m kernel over values
  * + meta) or cuBLASLt on the dense copy, whichever is faster for x's row count. Sparse wins at large M
- * (1.3-1.6x at M >= 2048 on an H100) but loses at some small and middle M (0.66-0.95x), which the
+ * (1.3-1.6x at M >= 2048 on an H100) but loses at some small and middle M (0.48-0.95x), which the
  * issue forbids beyond 5 %. The choice is measured once per (device, N, K, dtype, bias or not, rows
  * rounded up to a power of two) by timing both on the real call (L2 flushed before each sample,
  * alternating, median of 5 after 2 warm-up calls each) and kept for the process. Inside a CUDA graph
