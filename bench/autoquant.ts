@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   ALL_AUTOQUANT_CLASS_LIST, autoquant, clearAutoquantTimings, finalizeAutoquant, formatAutoquantReport, Linear, llamaPreset,
-  Module, quantize, randn, type AutoquantReport, type Tensor,
+  median, Module, quantize, randn, type AutoquantReport, type Tensor,
 } from "../lib/index.ts";
 import { bestDevice, timeOn } from "./harness.ts";
 import { report, type Row } from "./report.ts";
@@ -97,8 +97,6 @@ function checkChoices(r: AutoquantReport): void {
     if (best.name !== l.choice) throw new Error(`${l.name}: chose ${l.choice}, but ${best.name} has the smallest total (${best.totalUs} us)`);
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 const first = autoquantized();
 console.log(formatAutoquantReport(first.report));

@@ -4,7 +4,7 @@
  * `measure` (its own warm-up and sampling), p50. Never used in tests.
  */
 import { measure } from "mitata";
-import { capabilities, Context, Event, flushL2, warmClocks } from "../lib/index.ts";
+import { capabilities, Context, median, sampleMicros, warmClocks, type TimingSampleOptions } from "../lib/index.ts";
 
 export interface Timing {
   /** Median time per call in microseconds. */
@@ -14,34 +14,18 @@ export interface Timing {
   samples: number;
 }
 
-export interface TimeOptions {
-  warmup?: number;
-  samples?: number;
-  /** Flush L2 before each CUDA sample (default true). */
-  flush?: boolean;
-}
+/** Warm-up and sample counts, and whether L2 is flushed before each CUDA sample (default true). */
+export type TimeOptions = TimingSampleOptions;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+/** The Timing of one op's samples (µs). */
+function timing(us: number[]): Timing {
+  return { us: median(us), minUs: Math.min(...us), samples: us.length };
 }
 
 /** Times `fn` on a CUDA context with events around each call. */
 export function timeCuda(ctx: Context, fn: () => void, opts: TimeOptions = {}): Timing {
-  const warmup = opts.warmup ?? 5, samples = opts.samples ?? 50, flush = opts.flush ?? true;
   warmClocks(ctx, fn);
-  for (let i = 0; i < warmup; i++) fn();
-  const pairs: [Event, Event][] = [];
-  for (let i = 0; i < samples; i++) {
-    if (flush) flushL2(ctx);
-    const start = ctx.createEvent().record();
-    fn();
-    pairs.push([start, ctx.createEvent().record()]);
-  }
-  const us = pairs.map(([a, b]) => Event.elapsedMs(a, b) * 1000);
-  for (const [a, b] of pairs) a.dispose(), b.dispose();
-  return { us: median(us), minUs: Math.min(...us), samples };
+  return timing(sampleMicros(ctx, [fn], opts)[0]!);
 }
 
 /**
@@ -56,23 +40,8 @@ export async function timeInterleaved(device: string, fns: readonly (() => void)
     return out;
   }
   const ctx = Context.get(device);
-  const warmup = opts.warmup ?? 5, samples = opts.samples ?? 50;
   warmClocks(ctx, fns[0]!);
-  for (const fn of fns) for (let i = 0; i < warmup; i++) fn();
-  const pairs: [Event, Event][][] = fns.map(() => []);
-  for (let i = 0; i < samples; i++) {
-    fns.forEach((fn, j) => {
-      flushL2(ctx);
-      const start = ctx.createEvent().record();
-      fn();
-      pairs[j]!.push([start, ctx.createEvent().record()]);
-    });
-  }
-  return pairs.map((ps) => {
-    const us = ps.map(([a, b]) => Event.elapsedMs(a, b) * 1000);
-    for (const [a, b] of ps) a.dispose(), b.dispose();
-    return { us: median(us), minUs: Math.min(...us), samples };
-  });
+  return sampleMicros(ctx, fns, opts).map(timing);
 }
 
 /** Times `fn` on the CPU with mitata (p50 of its samples). */

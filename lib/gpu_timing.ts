@@ -1,9 +1,10 @@
 /**
- * Getting a GPU ready for a timed call: clocks up to speed once per process, L2 evicted before each
- * call (so the call reads its operands from memory as it would in a model whose previous op read
- * other data). Used by autoquant's timer and the bench harness.
+ * Timing ops on a GPU: clocks up to speed once per process, L2 evicted before each call (so the call
+ * reads its operands from memory as it would in a model whose previous op read other data), samples
+ * bracketed by events. Used by the bench harness, autoquant's timer and the 2:4 layout's routing.
  */
 import type { Context } from "./context.ts";
+import { Event } from "./event.ts";
 import { capabilities } from "./runtime.ts";
 
 const buffers = new Map<string, { ptr: bigint; bytes: number }>();
@@ -40,4 +41,44 @@ export function warmClocks(ctx: Context, fn: () => void): void {
     ctx.synchronize();
   }
   warm.add(ctx.device);
+}
+
+/** Median of xs (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** How sampleMicros times. */
+export interface TimingSampleOptions {
+  /** Untimed calls of each op first (default 5). */
+  warmup?: number;
+  /** Timed calls of each op (default 50). */
+  samples?: number;
+  /** Flush L2 before each timed call (default true). */
+  flush?: boolean;
+}
+
+/**
+ * Times each of `fns` on ctx's stream: `warmup` untimed calls of each, then `samples` rounds that call
+ * each op once in turn (so a drift of the GPU's clocks weighs on all alike), each call after flushL2
+ * and between two events, read once every sample is enqueued. Returns µs per sample, per op.
+ */
+export function sampleMicros(ctx: Context, fns: readonly (() => void)[], opts: TimingSampleOptions = {}): number[][] {
+  const { warmup = 5, samples = 50, flush = true } = opts;
+  for (const fn of fns) for (let i = 0; i < warmup; i++) fn();
+  const pairs: [Event, Event][][] = fns.map(() => []);
+  for (let i = 0; i < samples; i++) {
+    fns.forEach((fn, j) => {
+      if (flush) flushL2(ctx);
+      const start = ctx.createEvent().record();
+      fn();
+      pairs[j]!.push([start, ctx.createEvent().record()]);
+    });
+  }
+  return pairs.map((ps) => {
+    const us = ps.map(([a, b]) => Event.elapsedMs(a, b) * 1000);
+    for (const [a, b] of ps) a.dispose(), b.dispose();
+    return us;
+  });
 }

@@ -9,9 +9,8 @@
  * capture nothing can be timed: an undecided bucket then takes the sparse path.
  */
 import { Context } from "../context.ts";
-import { Event } from "../event.ts";
 import { isCapturing } from "../graph.ts";
-import { flushL2 } from "../gpu_timing.ts";
+import { median, sampleMicros } from "../gpu_timing.ts";
 import type { Tensor } from "../tensor.ts";
 import type { LinearOptions } from "../ops/linear.ts";
 
@@ -25,29 +24,6 @@ export function semiSparseRoutes(): ReadonlyMap<string, "sparse" | "dense"> {
   return choices;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
-
-/** Median µs of each path, timed alternately on ctx's stream (outputs disposed). */
-function timeBoth(ctx: Context, paths: readonly LinearPath[]): number[] {
-  const us: number[][] = paths.map(() => []);
-  for (let i = 0; i < 2; i++) for (const p of paths) p({}).dispose();
-  using start = ctx.createEvent(), end = ctx.createEvent();
-  for (let s = 0; s < 5; s++) {
-    paths.forEach((p, i) => {
-      flushL2(ctx);
-      start.record();
-      const y = p({});
-      end.record();
-      us[i]!.push(Event.elapsedMs(start, end) * 1000);
-      y.dispose();
-    });
-  }
-  return us.map(median);
-}
-
 /**
  * y = x · Wᵀ + bias for a [n, k] weight on CUDA by `sparse` or `dense`, as measured for this shape
  * (see the file comment).
@@ -59,7 +35,8 @@ export function routeSemiSparse(x: Tensor, n: number, k: number, bias: Tensor | 
   if (choice === undefined) {
     const ctx = Context.get(x.device);
     if (isCapturing(ctx)) return sparse(opts);
-    const [s, d] = timeBoth(ctx, [sparse, dense]);
+    // Both paths timed alternately (2 warm-up calls and 5 samples each, outputs disposed).
+    const [s, d] = sampleMicros(ctx, [sparse, dense].map((p) => () => p({}).dispose()), { warmup: 2, samples: 5 }).map(median);
     choice = d! < s! ? "dense" : "sparse";
     choices.set(key, choice);
   }

@@ -5,8 +5,7 @@
  * before the process's first timing (warmClocks); CPU: performance.now().
  */
 import { Context } from "../../context.ts";
-import { Event } from "../../event.ts";
-import { flushL2, warmClocks } from "../../gpu_timing.ts";
+import { median, sampleMicros, warmClocks } from "../../gpu_timing.ts";
 
 /** How many calls are made. */
 export interface TimerOptions {
@@ -16,33 +15,20 @@ export interface TimerOptions {
   samples?: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 /** Median microseconds of one `op()` on `device` ("cpu" or "cuda:N"). */
 export function medianMicros(device: string, op: () => void, opts: TimerOptions = {}): number {
   const { warmup = 3, samples = 10 } = opts;
-  const ctx = device === "cpu" ? null : Context.get(device);
-  if (ctx !== null) warmClocks(ctx, op);
+  if (device !== "cpu") {
+    const ctx = Context.get(device);
+    warmClocks(ctx, op);
+    return median(sampleMicros(ctx, [op], { warmup, samples })[0]!);
+  }
   for (let i = 0; i < warmup; i++) op();
   const us: number[] = [];
-  if (ctx === null) {
-    for (let i = 0; i < samples; i++) {
-      const t0 = performance.now();
-      op();
-      us.push((performance.now() - t0) * 1000);
-    }
-    return median(us);
-  }
-  using start = ctx.createEvent(), end = ctx.createEvent();
   for (let i = 0; i < samples; i++) {
-    flushL2(ctx);
-    start.record();
+    const t0 = performance.now();
     op();
-    end.record();
-    us.push(Event.elapsedMs(start, end) * 1000);
+    us.push((performance.now() - t0) * 1000);
   }
   return median(us);
 }
