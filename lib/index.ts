@@ -43,7 +43,6 @@ export * from "./quantization/static_flow.ts";
 export * from "./quantization/smoothquant.ts";
 export * from "./ops/sparse24.ts";
 export * from "./dtypes/semi_sparse_layout.ts";
-export { semiSparseRoutes } from "./dtypes/semi_sparse_routing.ts";
 export * from "./sparsity/sparsifier.ts";
 export * from "./sparsity/wanda.ts";
 export * from "./sparsity/configs.ts";

@@ -13,7 +13,7 @@
  *           not written to checkpoints, rebuilt on load (derivedKeys / restore).
  * values + meta are the portable form (checkpoints, the CPU kernel, getPlain); packed feeds the
  * sparse tensor cores. Linear, in dispatch order:
- *   KERNEL   CUDA with dense: semi_sparse_routing.ts measures, once per shape and row bucket, the
+ *   KERNEL   CUDA with dense: routeSemiSparse (below) measures, once per shape and row bucket, the
  *            sparse path below against cuBLASLt on the dense copy and runs the faster
  *   KERNEL   CUDA with packed: bf16 x with more than 16 rows (or K not a multiple of 32) →
  *            linearCusparselt; int8 → quantizeRowsInt8 + linearInt8Cusparselt
@@ -30,6 +30,9 @@ import type { DType } from "../dtypes.ts";
 import { full } from "../creation.ts";
 import type { Tensor } from "../tensor.ts";
 import { linear, type LinearOptions } from "../ops/linear.ts";
+import { Context } from "../context.ts";
+import { isCapturing } from "../graph.ts";
+import { median, sampleMicros } from "../gpu_timing.ts";
 import { linearInt8Int8, quantizeRowsInt8 } from "../ops/linear_w8a8.ts";
 import { cusparseltPack, linearCusparselt, linearInt8Cusparselt, linearSparse24, sparse24Compress, sparse24Decompress } from "../ops/sparse24.ts";
 import { dequantizeAffine, ZeroPointDomain } from "../quantization/primitives.ts";
@@ -38,7 +41,6 @@ import {
   type QuantParams,
 } from "./affine_quantized_tensor.ts";
 import { QuantizedLinearPriority, registerQuantizedLinear } from "./dispatch.ts";
-import { routeSemiSparse } from "./semi_sparse_routing.ts";
 
 /** Whether params describe an int8 per-channel weight (else a float "none" one). */
 function isInt8(p: QuantParams): boolean {
@@ -201,6 +203,46 @@ function int8Linear(x: Tensor, w: AffineQuantizedTensor, bias: Tensor | null, op
   const { q, scale } = quantizeRowsInt8(x);
   using xq = q, xs = scale, wq = sparse24Decompress(w.storage.values!, w.storage.meta!);
   return linearInt8Int8(xq, xs, wq, w.storage.scale!.reshape(w.shape[0]!), bias, { ...opts, dtype: x.dtype });
+}
+
+// ------------------------------------------------------------------ routing (dense copy vs sparse)
+
+// Where a 2:4 float weight that keeps its dense copy (semiSparseWeight({ denseFallback: true }), the
+// default on CUDA) runs its CUDA linear: the sparse path (cuSPARSELt, or the small-m kernel over values
+// + meta) or cuBLASLt on the dense copy, whichever is faster for x's row count. Sparse wins at large M
+// (1.3-1.6x at M >= 2048 on an H100) but loses at some small and middle M (0.48-0.95x), which the
+// issue forbids beyond 5 %. The choice is measured once per (device, N, K, dtype, bias or not, rows
+// rounded up to a power of two) by timing both on the real call (L2 flushed before each sample,
+// alternating, median of 5 after 2 warm-up calls each) and kept for the process. Inside a CUDA graph
+// capture nothing can be timed: an undecided bucket then takes the sparse path.
+
+/** One of the two ways to compute the linear, honouring opts.out. */
+type LinearPath = (opts: LinearOptions) => Tensor;
+
+const choices = new Map<string, "sparse" | "dense">();
+
+/** The decisions made so far: key "device n k dtype bias rows-bucket" -> path (for reports and tests). */
+export function semiSparseRoutes(): ReadonlyMap<string, "sparse" | "dense"> {
+  return choices;
+}
+
+/**
+ * y = x · Wᵀ + bias for a [n, k] weight on CUDA by `sparse` or `dense`, as measured for this shape
+ * (see the comment above the routing section).
+ */
+function routeSemiSparse(x: Tensor, n: number, k: number, bias: Tensor | null, opts: LinearOptions, sparse: LinearPath, dense: LinearPath): Tensor {
+  const rows = Math.max(1, x.numel / k);
+  const key = [x.device, n, k, x.dtype, bias !== null, 2 ** Math.ceil(Math.log2(rows))].join(" ");
+  let choice = choices.get(key);
+  if (choice === undefined) {
+    const ctx = Context.get(x.device);
+    if (isCapturing(ctx)) return sparse(opts);
+    // Both paths timed alternately (2 warm-up calls and 5 samples each, outputs disposed).
+    const [s, d] = sampleMicros(ctx, [sparse, dense].map((p) => () => p({}).dispose()), { warmup: 2, samples: 5 }).map(median);
+    choice = d! < s! ? "dense" : "sparse";
+    choices.set(key, choice);
+  }
+  return choice === "dense" ? dense(opts) : sparse(opts);
 }
 
 /** A float weight's sparse CUDA linear: cuSPARSELt where it applies, else linearSparse24 (small-m kernel or dense fallback). */

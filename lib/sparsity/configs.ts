@@ -24,7 +24,7 @@ export interface SemiSparseWeightOptions {
   /**
    * On CUDA, keep the pruned weight dense beside its 2:4 form (2 more bytes per weight in memory, none
    * in checkpoints) and run each call on whichever of the two the layout measured faster for its
-   * row count (lib/dtypes/semi_sparse_routing.ts); default true. false keeps the 2:4 form only.
+   * row count (routeSemiSparse in lib/dtypes/semi_sparse_layout.ts); default true. false keeps the 2:4 form only.
    */
   denseFallback?: boolean;
 }
