@@ -180,7 +180,7 @@ function expectLinear(y: ArrayLike<number>, x: ArrayLike<number>, dense: ArrayLi
   expect({ ...what, misses: linearMisses(y, refLinear(x, dense, bias, k), k, dtype) }).toEqual({ ...what, misses: [] });
 }
 
-const SHAPES = [[1, 8, 16], [3, 5, 36], [33, 24, 64], [64, 40, 128], [130, 17, 100], [1, 40, 96], [17, 33, 256], [32, 129, 160], [9, 16, 4160]] as const;
+const SHAPES = [[1, 8, 16], [3, 5, 36], [33, 24, 64], [64, 40, 128], [130, 17, 100], [1, 40, 96], [17, 33, 256], [32, 129, 160], [9, 16, 4160], [45, 20, 96], [100, 12, 68]] as const;
 
 describe("linearSparse24", () => {
   for (const device of devices) {
