@@ -102,8 +102,7 @@ if (!onGpu) {
   const at128 = rows.find((r) => r.m === 128)?.["× dense"] as number | undefined;
   if (at128 !== undefined) console.log(`\nf32 2:4 x dense at M = 128: ${at128.toFixed(3)} (issue 5: >= 1.5)`);
   console.log(`worst f32 2:4 x dense at any M: ${worst("× dense").toFixed(3)}`);
-}
-if (onGpu) {
+} else {
   console.log(`\nworst bf16 2:4 (cuSPARSELt) x dense at M >= 2048: ${worst("× dense", 2048).toFixed(3)} (issue 5: >= 1.3)`);
   console.log(`worst semiSparseWeight (layout) x dense at any M: ${worst("layout × dense").toFixed(3)} (issue 5: >= 0.95)`);
   console.log(`worst int8 2:4 x our dense W8A8 at M >= 2048: ${worst("int8 × w8a8", 2048).toFixed(3)} (issue 5: >= 1.2)`);

@@ -2,7 +2,8 @@
 # SASS of one CUDA source for sm_90a, readable on a machine without a GPU or CUDA's binary tools:
 # nvcc (13) builds a cubin, its ELF header is rewritten to the CUDA 11.8 ABI (the instruction encoding
 # is the same), and Debian bookworm's nvdisasm 11.8 (non-free nvidia-cuda-toolkit, downloaded and
-# unpacked once under /tmp/cudadeb, not installed) disassembles it.
+# unpacked once under /tmp/cudadeb, not installed; fetching it adds Debian's non-free component as
+# /etc/apt/sources.list.d/tao-nonfree.sources) disassembles it.
 # Usage: bench/native/sass.sh kernels/cuda/nf4.cu > /tmp/nf4.sass; bench/native/sass_loops.py /tmp/nf4.sass [kernel]
 set -euo pipefail
 src=$1

@@ -18,6 +18,7 @@ struct Lanes {
   typedef float F __attribute__((vector_size(4 * W)));
   typedef int32_t I __attribute__((vector_size(4 * W)));
   typedef uint32_t U __attribute__((vector_size(4 * W)));
+  typedef uint16_t H __attribute__((vector_size(2 * W)));  // 16-bit lanes (bf16 / f16 bits)
 };
 
 // Lanes per vector on this CPU (see the top of this file); the same test that picks the clone.

@@ -44,13 +44,14 @@ constexpr int64_t kChunkVals = kChunk / 2;    // kept values per row and chunk
 constexpr int64_t kChunkGroups = kChunk / 4;  // meta bytes per row and chunk
 constexpr int64_t kXtBytes = 2 << 20;         // xt block size
 constexpr int64_t kWideTile = 128;            // x rows per tile (narrower for the last: 64, 32, 16)
-constexpr int64_t kMinTile = 16;             // x rows are padded to a multiple of this
-constexpr int64_t kDotMaxRows = 40;            // m up to this: run_few (vectorized over k)
+constexpr int64_t kMinTile = 16;              // x rows are padded to a multiple of this
+constexpr int64_t kDotMaxRows = 40;           // m up to this: run_few (vectorized over k)
 
 // c[r·ldc + l] += Σ_{g < ng} Σ_{h < 2} val[r·kChunkVals + 2g + h] · xt[(4g + idx_h(meta[r·kChunkGroups + g])) · mp + l]
 // for r < R, l < V·W: one chunk of ng groups (xt at the chunk's first k; val / meta: the chunk's
-// values and group bytes, kChunkVals / kChunkGroups per row). Eight groups' meta bytes are read as one word per row and the kept values'
-// k positions taken from it with shifts (no offset table: the loads are all for xt and the values).
+// values and group bytes, kChunkVals / kChunkGroups per row). Eight groups' meta bytes are read as
+// one word per row and the kept values' k positions taken from it with shifts (no offset table: the
+// loads are all for xt and the values).
 template <int W, int V, int R>
 TAO_INLINE void tile(const float* xt, int64_t mp, const uint8_t* meta, const float* val, int64_t ng, float* c, int64_t ldc) {
   using F = typename Lanes<W>::F;
@@ -120,19 +121,13 @@ inline int64_t tile_width(int64_t left) {
   return w;
 }
 
-// W 16-bit lanes (bf16 bits).
-template <int W>
-struct Halves {
-  typedef uint16_t H __attribute__((vector_size(2 * W)));
-};
-
 // W values of dtype D at p as f32 lanes.
 template <int W, int D>
 TAO_INLINE typename Lanes<W>::F vload_f32(const typename Dt<D>::T* p) {
   if constexpr (D == TAO_F32) {
     return vload<W>(p);
   } else if constexpr (D == TAO_BF16) {  // the bits widened and shifted up: exact
-    typename Halves<W>::H h;
+    typename Lanes<W>::H h;
     __builtin_memcpy(&h, p, sizeof h);
     return (typename Lanes<W>::F)(__builtin_convertvector(h, typename Lanes<W>::U) << 16);
   } else {
@@ -231,14 +226,15 @@ void store_y(const float* a, int64_t ld, const typename Dt<D>::T* bias, typename
   }
 }
 
-// The few-rows path (m <= kDotMaxRows): x as f32 rows, then blocks of kRowBlock weight rows read in
-// place.
+// The few-rows path (m <= kDotMaxRows): x as f32 rows (converted unless it is f32), then blocks of
+// kRowBlock weight rows read in place.
 template <int D>
 void run_few(const Sparse24LinearCall& c) {
   using T = typename Dt<D>::T;
   const int64_t m = c.m, k = c.k;
-  std::vector<float> xf((size_t)(m * k));
-  for (int64_t t = 0; t < m * k; ++t) xf[t] = Dt<D>::to_f32(((const T*)c.x)[t]);
+  std::vector<float> converted(D == TAO_F32 ? 0 : (size_t)(m * k));
+  for (size_t t = 0; t < converted.size(); ++t) converted[t] = Dt<D>::to_f32(((const T*)c.x)[t]);
+  const float* xf = D == TAO_F32 ? (const float*)c.x : converted.data();
   const int64_t blocks = (c.n + kRowBlock - 1) / kRowBlock;
   parallel_for((uint64_t)blocks, 16, [&](uint64_t b0, uint64_t b1) {
     float out[kRowBlock * kDotMaxRows];
@@ -251,7 +247,7 @@ void run_few(const Sparse24LinearCall& c) {
         meta[r] = c.meta + row * (k / 4);
         val[r] = (const T*)c.values + row * (k / 2);
       }
-      rows_dot<D>(xf.data(), m, k, meta, val, out);
+      rows_dot<D>(xf, m, k, meta, val, out);
       store_y<D>(out, m, (const T*)c.bias, (T*)c.y, c.n, 0, m, j0, nr);
     }
   });
